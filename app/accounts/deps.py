@@ -1,0 +1,46 @@
+"""FastAPI dependencies for "who is asking": bearer tokens for the API, the session cookie for
+pages. Other packages use the ``Annotated`` aliases defined here."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+
+from app.accounts import auth
+from app.accounts.models import User
+from app.core.db import SessionDep, SettingsDep
+from app.core.errors import NotAuthenticated
+from app.core.i18n import gettext as _
+from app.core.web import SESSION_COOKIE, csrf_protect
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+def api_user(
+    session: SessionDep,
+    settings: SettingsDep,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+) -> User:
+    if not token:
+        raise NotAuthenticated(_("Sign in first: this endpoint needs a bearer token."))
+    return auth.user_from_token(session, settings, token)
+
+
+def page_user_optional(request: Request, session: SessionDep) -> User | None:
+    user = auth.user_from_web_session(session, request.cookies.get(SESSION_COOKIE))
+    request.state.user = user
+    return user
+
+
+def page_user(user: Annotated[User | None, Depends(page_user_optional)]) -> User:
+    if user is None:
+        raise NotAuthenticated(_("Please sign in."))
+    return user
+
+
+ApiUser = Annotated[User, Depends(api_user)]
+PageUser = Annotated[User, Depends(page_user)]
+OptionalPageUser = Annotated[User | None, Depends(page_user_optional)]
+CSRFChecked = Depends(csrf_protect)

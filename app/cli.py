@@ -1,0 +1,226 @@
+"""The ``hocso`` command: serve, migrate, create-admin, demo, import-users, gc.
+
+User mistakes print one clear line on stderr and exit 1; no tracebacks.
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from pydantic import ValidationError
+from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.orm import Session
+
+from app.core.config import PROJECT_ROOT, Settings, get_settings
+from app.core.db import make_engine, make_sessionmaker, session_scope
+from app.core.errors import AppError
+
+cli = typer.Typer(
+    name="hocso",
+    help="HọcSố — LMS + LCMS for Vietnamese schools.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def fail(message: str) -> typer.Exit:
+    typer.echo(f"hocso: error: {message}", err=True)
+    return typer.Exit(1)
+
+
+def friendly(func: F) -> F:
+    """Turn the errors a user can cause into one line and exit status 1."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except AppError as exc:
+            raise fail(exc.detail) from None
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first.get("loc", ()))
+            raise fail(f"invalid setting {where}: {first.get('msg')}".strip()) from None
+        except (OperationalError, ProgrammingError) as exc:
+            raise fail(
+                f"database not ready ({exc.orig.__class__.__name__}: "
+                f"{str(exc.orig).splitlines()[0]}); did you run 'hocso migrate'?"
+            ) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def load_settings() -> Settings:
+    return get_settings()
+
+
+@contextmanager
+def unit_of_work(settings: Settings) -> Iterator[Session]:
+    engine = make_engine(settings)
+    try:
+        with session_scope(make_sessionmaker(engine)) as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+def alembic_config(settings: Settings) -> Any:
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
+    cfg.set_main_option("sqlalchemy.url", settings.database_url.replace("%", "%%"))
+    return cfg
+
+
+@cli.command()
+@friendly
+def migrate() -> None:
+    """Bring the database schema up to date (alembic upgrade head)."""
+    from alembic import command
+
+    settings = load_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    command.upgrade(alembic_config(settings), "head")
+    typer.echo("Database is up to date.")
+
+
+@cli.command()
+@friendly
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes")] = 1,
+    reload: Annotated[bool, typer.Option(help="Reload on code changes (development)")] = False,
+) -> None:
+    """Serve the web app and the API."""
+    import uvicorn
+
+    settings = load_settings()
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        reload=reload,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+    )
+
+
+@cli.command("create-admin")
+@friendly
+def create_admin(
+    email: Annotated[str, typer.Option(help="Email (the sign-in name)")],
+    password: Annotated[str, typer.Option(help="Password (at least 8 characters)")],
+    name: Annotated[str, typer.Option(help="Full name")] = "Quản trị viên",
+    organization_id: Annotated[
+        int | None, typer.Option(help="Organisation id (default: the first root)")
+    ] = None,
+) -> None:
+    """Create an administrator (and a root organisation if there is none yet)."""
+    from sqlalchemy import select
+
+    from app.accounts import service
+    from app.accounts.models import Organization, Role
+
+    settings = load_settings()
+    with unit_of_work(settings) as session:
+        if organization_id is None:
+            root = session.scalar(
+                select(Organization).where(Organization.parent_id.is_(None)).order_by(
+                    Organization.id
+                )
+            )
+            if root is None:
+                root = Organization(name="Tỉnh Thái Nguyên", kind="province")
+                session.add(root)
+                session.flush()
+            organization_id = root.id
+        user = service.create_user(
+            session, settings, None, email=email, full_name=name, role=Role.admin.value,
+            organization_id=organization_id, password=password,
+        )
+        typer.echo(f"Created administrator {user.email} (id {user.id}).")
+
+
+@cli.command()
+@friendly
+def demo() -> None:
+    """Load demo data (idempotent): Tân Cương commune, its schools and users."""
+    from app.accounts.demo import DEMO_PASSWORD, load_demo
+
+    settings = load_settings()
+    with unit_of_work(settings) as session:
+        created = load_demo(session, settings)
+    typer.echo(f"Demo data ready ({created} new records). Demo accounts, password "
+               f"'{DEMO_PASSWORD}':")
+    from app.accounts.demo import DEMO_USERS
+
+    for email, _name, role, _org in DEMO_USERS:
+        typer.echo(f"  {role:<15} {email}")
+
+
+@cli.command("import-users")
+@friendly
+def import_users_cmd(
+    file: Annotated[Path, typer.Argument(help="CSV file: email,full_name,role,organization_id")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check only; save nothing")] = False,
+    links: Annotated[
+        Path | None,
+        typer.Option(help="Where to write the activation links (default: FILE.activation.csv)"),
+    ] = None,
+    base_url: Annotated[str, typer.Option(help="Public address used in the links")] = (
+        "http://127.0.0.1:8000"
+    ),
+) -> None:
+    """Import users from CSV. Nothing is saved if any line is wrong."""
+    from app.accounts.importer import import_users
+
+    if not file.is_file():
+        raise fail(f"no such file: {file}")
+    settings = load_settings()
+    with unit_of_work(settings) as session:
+        result = import_users(session, settings, None, file.read_bytes(), dry_run=dry_run)
+    for error in result.errors:
+        typer.echo(f"{file}:{error.line}: {error.message}", err=True)
+    if result.errors:
+        raise fail(f"{len(result.errors)} line(s) wrong; nothing was imported")
+    verb = "would create" if dry_run else "created"
+    typer.echo(f"{verb} {result.created}, skipped {result.skipped} (already there)")
+    if result.activations:
+        out = links or file.with_suffix(".activation.csv")
+        with out.open("w", newline="", encoding="utf-8-sig") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["email", "activation_url"])
+            for a in result.activations:
+                writer.writerow([a.email, f"{base_url.rstrip('/')}/activate/{a.code}"])
+        typer.echo(f"activation links written to {out}")
+
+
+@cli.command()
+@friendly
+def gc() -> None:
+    """Remove temporary files left by interrupted uploads."""
+    from app.core.storage import collect_garbage
+
+    removed = collect_garbage(load_settings())
+    typer.echo(f"Removed {removed} leftover file(s).")
+
+
+def main() -> None:
+    try:
+        cli()
+    except KeyboardInterrupt:
+        sys.exit(130)

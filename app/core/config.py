@@ -1,0 +1,72 @@
+"""Settings read from the environment (prefix HOCSO_), validated once at start-up."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The development key is public (it is in this file); production refuses it.
+DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HOCSO_", env_file=None, extra="ignore")
+
+    env: Literal["dev", "test", "production"] = "dev"
+    database_url: str = ""
+    data_dir: Path = Path("./var")
+    storage: Literal["local", "s3"] = "local"
+    s3_bucket: str = "hocso"
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    secret_key: str = DEV_SECRET_KEY
+    max_upload_mb: int = Field(default=2048, ge=1)
+    default_locale: Literal["vi", "en"] = "vi"
+    timezone: str = "Asia/Ho_Chi_Minh"
+    secure_cookies: bool = False
+    # Proxies whose X-Forwarded-For / -Proto headers are trusted (uvicorn --forwarded-allow-ips).
+    forwarded_allow_ips: str = "127.0.0.1"
+    # API bearer tokens and page sessions.
+    token_ttl_minutes: int = Field(default=60 * 12, ge=1)
+    session_ttl_hours: int = Field(default=24 * 14, ge=1)
+    activation_ttl_days: int = Field(default=30, ge=1)
+    # Failed sign-ins: at most N per account / per client address inside the window.
+    login_max_failures_per_account: int = Field(default=5, ge=1)
+    login_max_failures_per_ip: int = Field(default=30, ge=1)
+    login_window_seconds: int = Field(default=15 * 60, ge=1)
+    # Password hashing cost (argon2id). The defaults are the OWASP minimum.
+    argon2_time_cost: int = Field(default=2, ge=1)
+    argon2_memory_kib: int = Field(default=19 * 1024, ge=8)
+    argon2_parallelism: int = Field(default=1, ge=1)
+
+    @model_validator(mode="after")
+    def _derive_and_check(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{(self.data_dir / 'hocso.db').as_posix()}"
+        if self.env == "production" and (
+            self.secret_key == DEV_SECRET_KEY or len(self.secret_key) < 32
+        ):
+            raise ValueError(
+                "HOCSO_SECRET_KEY must be set to a random value of at least 32 characters "
+                "in production"
+            )
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * 1024 * 1024
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,382 @@
+"""Everything pages share: templates with gettext, the locale and CSRF middleware, security
+headers, flash messages, pagination, redirects, and the one error handler for the whole app."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import dataclass
+from http.cookies import SimpleCookie
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy.exc import DBAPIError
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app import __version__
+from app.core import i18n
+from app.core.config import PROJECT_ROOT, Settings
+from app.core.errors import AppError, CSRFFailed, NotAuthenticated
+from app.core.i18n import gettext as _
+from app.core.security import csrf_token, csrf_valid, new_secret, sign, unsign
+
+log = logging.getLogger("hocso")
+
+SESSION_COOKIE = "hocso_session"
+CSRF_COOKIE = "hocso_csrf"
+LANG_COOKIE = "hocso_lang"
+FLASH_COOKIE = "hocso_flash"
+CSRF_FIELD = "csrf_token"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+TEMPLATE_DIR = PROJECT_ROOT / "templates"
+STATIC_DIR = PROJECT_ROOT / "static"
+
+CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+# Swagger UI (vendored under /static) needs its inline bootstrap script.
+DOCS_CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "script-src 'self' 'unsafe-inline'; object-src 'none'; frame-ancestors 'none'"
+)
+
+
+def is_api_path(path: str) -> bool:
+    return path.startswith("/api/") or path == "/api" or path == "/healthz"
+
+
+# --- Templates -----------------------------------------------------------------------------
+
+
+def _make_env() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATE_DIR)),
+        autoescape=select_autoescape(["html", "xml"]),
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        i18n.gettext, i18n.ngettext, newstyle=True
+    )
+    env.filters["datetime"] = i18n.format_datetime
+    env.filters["date"] = i18n.format_date
+    env.filters["number"] = i18n.format_number
+    env.globals["version"] = __version__
+    return env
+
+
+templates = _make_env()
+
+
+def render(
+    request: Request, name: str, context: dict[str, Any] | None = None, *, status_code: int = 200
+) -> HTMLResponse:
+    settings: Settings = request.app.state.settings
+    flashes = read_flashes(request)
+    ctx: dict[str, Any] = {
+        "request": request,
+        "user": getattr(request.state, "user", None),
+        "locale": i18n.get_locale(),
+        "csrf_token": csrf_token(settings, request.state.csrf_seed),
+        "csrf_field": CSRF_FIELD,
+        "flashes": flashes,
+        "lang_url": lambda lang: _with_query(request, lang=lang),
+    }
+    ctx.update(context or {})
+    body = templates.get_template(name).render(ctx)
+    response = HTMLResponse(body, status_code=status_code)
+    if flashes:
+        response.delete_cookie(FLASH_COOKIE, path="/")
+    return response
+
+
+def _with_query(request: Request, **params: Any) -> str:
+    query = dict(request.query_params)
+    query.update({k: str(v) for k, v in params.items() if v is not None})
+    return f"{request.url.path}?{urlencode(query)}"
+
+
+# --- Flash messages (a signed cookie: no server state, works across processes) ------------
+
+
+def flash(response: Response, request: Request, message: str, level: str = "success") -> None:
+    settings: Settings = request.app.state.settings
+    pending = getattr(request.state, "pending_flashes", [])
+    pending.append([level, message])
+    request.state.pending_flashes = pending
+    value = sign(settings, json.dumps(pending, ensure_ascii=True))
+    response.set_cookie(FLASH_COOKIE, value, httponly=True, samesite="lax", path="/",
+                        secure=settings.secure_cookies)
+
+
+def read_flashes(request: Request) -> list[tuple[str, str]]:
+    raw = request.cookies.get(FLASH_COOKIE)
+    if not raw:
+        return []
+    value = unsign(request.app.state.settings, raw)
+    if value is None:
+        return []
+    try:
+        return [(str(level), str(msg)) for level, msg in json.loads(value)]
+    except (ValueError, TypeError):
+        return []
+
+
+def redirect(
+    request: Request, url: str, *, message: str | None = None, level: str = "success"
+) -> RedirectResponse:
+    response = RedirectResponse(url, status_code=303)
+    if message:
+        flash(response, request, message, level)
+    return response
+
+
+def safe_next(value: str | None, default: str = "/") -> str:
+    """Only local paths: ``next=`` must never send a user to another site."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return default
+    return value
+
+
+# --- Pagination ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pagination:
+    total: int
+    limit: int
+    offset: int
+
+    @property
+    def page(self) -> int:
+        return self.offset // self.limit + 1
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.limit))
+
+    def url(self, request: Request, page: int) -> str:
+        return _with_query(request, offset=(page - 1) * self.limit)
+
+    @property
+    def has_prev(self) -> bool:
+        return self.offset > 0
+
+    @property
+    def has_next(self) -> bool:
+        return self.offset + self.limit < self.total
+
+
+# --- CSRF ---------------------------------------------------------------------------------
+
+
+async def csrf_protect(request: Request) -> None:
+    """Page dependency: an unsafe method must carry the token bound to this browser."""
+    if request.method not in UNSAFE_METHODS:
+        return
+    token = request.headers.get("x-csrf-token")
+    if token is None:
+        content_type = request.headers.get("content-type", "")
+        if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+            form = await request.form()
+            value = form.get(CSRF_FIELD)
+            token = value if isinstance(value, str) else None
+    seed = request.cookies.get(CSRF_COOKIE)
+    if not csrf_valid(request.app.state.settings, seed, token):
+        raise CSRFFailed(_("The form has expired or did not come from this site. Please try again."))
+
+
+def rotate_csrf_seed(response: Response, request: Request) -> None:
+    """A new seed at sign-in and sign-out: tokens rendered before stop working."""
+    settings: Settings = request.app.state.settings
+    seed = new_secret(24)
+    request.state.csrf_seed = seed
+    response.set_cookie(CSRF_COOKIE, seed, httponly=True, samesite="lax", path="/",
+                        secure=settings.secure_cookies)
+
+
+# --- Middleware: locale, CSRF seed, security headers --------------------------------------
+
+
+class WebMiddleware:
+    """Pure ASGI (no BaseHTTPMiddleware) so streaming bodies pass through untouched."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        query_lang = request.query_params.get("lang")
+        cookie_lang = request.cookies.get(LANG_COOKIE)
+        locale = next(
+            (x for x in (query_lang, cookie_lang) if x in i18n.LOCALES),
+            self.settings.default_locale,
+        )
+        i18n.set_locale(locale)
+        i18n.set_timezone(self.settings.timezone)
+        seed = request.cookies.get(CSRF_COOKIE)
+        new_seed = None if seed else new_secret(24)
+        scope.setdefault("state", {})
+        scope["state"]["csrf_seed"] = seed or new_seed
+        path: str = scope["path"]
+        secure = "; Secure" if self.settings.secure_cookies else ""
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("X-Content-Type-Options", "nosniff")
+                headers.setdefault("Referrer-Policy", "same-origin")
+                headers.setdefault("X-Frame-Options", "DENY")
+                headers.setdefault(
+                    "Content-Security-Policy",
+                    DOCS_CSP if path in ("/docs", "/redoc") else CSP,
+                )
+                if self.settings.secure_cookies:
+                    headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+                if not is_api_path(path) and "cache-control" not in headers:
+                    if not path.startswith("/static/"):
+                        headers["Cache-Control"] = "no-store"
+                if new_seed and not _sets_cookie(headers, CSRF_COOKIE):
+                    headers.append(
+                        "Set-Cookie",
+                        f"{CSRF_COOKIE}={new_seed}; HttpOnly; Path=/; SameSite=Lax{secure}",
+                    )
+                if query_lang in i18n.LOCALES and query_lang != cookie_lang:
+                    headers.append(
+                        "Set-Cookie",
+                        f"{LANG_COOKIE}={query_lang}; Path=/; Max-Age=31536000; "
+                        f"SameSite=Lax{secure}",
+                    )
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)
+
+
+def _sets_cookie(headers: MutableHeaders, name: str) -> bool:
+    for value in headers.getlist("set-cookie"):
+        cookie: SimpleCookie = SimpleCookie()
+        cookie.load(value)
+        if name in cookie:
+            return True
+    return False
+
+
+# --- Errors: one handler, JSON under /api, an HTML page elsewhere -------------------------
+
+_TITLES = {
+    400: "Bad request",
+    401: "Please sign in",
+    403: "Access denied",
+    404: "Page not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "File too large",
+    415: "Unsupported file type",
+    422: "Invalid data",
+    429: "Too many attempts",
+    500: "Something went wrong",
+    503: "Service unavailable",
+}
+
+
+def error_response(request: Request, exc: AppError) -> Response:
+    if is_api_path(request.url.path):
+        return JSONResponse(exc.payload(), status_code=exc.status_code, headers=exc.headers)
+    if isinstance(exc, NotAuthenticated):
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?{urlencode({'next': target})}", status_code=303)
+    return _error_page(request, exc.status_code, exc.detail, headers=exc.headers)
+
+
+def _error_page(
+    request: Request, status: int, detail: str, headers: dict[str, str] | None = None
+) -> Response:
+    title = _(_TITLES.get(status, "Error"))
+    if not hasattr(request.state, "csrf_seed"):
+        request.state.csrf_seed = request.cookies.get(CSRF_COOKIE) or new_secret(24)
+    try:
+        response: Response = render(
+            request, "errors/error.html", {"status": status, "title": title, "detail": detail},
+            status_code=status,
+        )
+    except Exception:  # the error page itself must never fail
+        log.exception("error page failed")
+        response = HTMLResponse(f"<h1>{status}</h1>", status_code=status)
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def _validation_detail(exc: RequestValidationError) -> tuple[str, list[dict[str, Any]]]:
+    fields = []
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "form")]
+        fields.append({"field": ".".join(loc), "message": str(err.get("msg", ""))})
+    summary = "; ".join(f"{f['field']}: {f['message']}" if f["field"] else f["message"]
+                        for f in fields)
+    return summary or _("Invalid data."), fields
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def _app_error(request: Request, exc: AppError) -> Response:
+        return error_response(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        summary, fields = _validation_detail(exc)
+        if is_api_path(request.url.path):
+            return JSONResponse(
+                {"error": "invalid_input", "detail": summary, "fields": fields}, status_code=422
+            )
+        return _error_page(request, 422, summary)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if is_api_path(request.url.path):
+            code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error")
+            detail = _(_TITLES.get(exc.status_code, "Error")) if exc.status_code in (404, 405) \
+                else str(exc.detail)
+            return JSONResponse({"error": code, "detail": detail}, status_code=exc.status_code,
+                                headers=getattr(exc, "headers", None))
+        return _error_page(request, exc.status_code, _(_TITLES.get(exc.status_code, "Error")))
+
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> Response:
+        # A database that is down or restarting: fail fast with 503, never a traceback.
+        if exc.connection_invalidated or _is_operational(exc):
+            log.warning("database unavailable: %s", exc.__class__.__name__)
+            body = {"error": "service_unavailable",
+                    "detail": _("The database is unavailable. Please try again shortly.")}
+            if is_api_path(request.url.path):
+                return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
+            return _error_page(request, 503, body["detail"], headers={"Retry-After": "5"})
+        return await _unhandled(request, exc)
+
+    @app.exception_handler(Exception)
+    async def _unhandled(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        detail = _("An unexpected error occurred. It has been logged.")
+        if is_api_path(request.url.path):
+            return JSONResponse({"error": "internal_error", "detail": detail}, status_code=500)
+        return _error_page(request, 500, detail)
+
+
+def _is_operational(exc: DBAPIError) -> bool:
+    from sqlalchemy.exc import OperationalError
+
+    return isinstance(exc, OperationalError)
