@@ -139,9 +139,9 @@ def create_admin(
     with unit_of_work(settings) as session:
         if organization_id is None:
             root = session.scalar(
-                select(Organization).where(Organization.parent_id.is_(None)).order_by(
-                    Organization.id
-                )
+                select(Organization)
+                .where(Organization.parent_id.is_(None))
+                .order_by(Organization.id)
             )
             if root is None:
                 root = Organization(name="Tỉnh Thái Nguyên", kind="province")
@@ -149,8 +149,14 @@ def create_admin(
                 session.flush()
             organization_id = root.id
         user = service.create_user(
-            session, settings, None, email=email, full_name=name, role=Role.admin.value,
-            organization_id=organization_id, password=password,
+            session,
+            settings,
+            None,
+            email=email,
+            full_name=name,
+            role=Role.admin.value,
+            organization_id=organization_id,
+            password=password,
         )
         typer.echo(f"Created administrator {user.email} (id {user.id}).")
 
@@ -164,8 +170,9 @@ def demo() -> None:
     settings = load_settings()
     with unit_of_work(settings) as session:
         created = load_demo(session, settings)
-    typer.echo(f"Demo data ready ({created} new records). Demo accounts, password "
-               f"'{DEMO_PASSWORD}':")
+    typer.echo(
+        f"Demo data ready ({created} new records). Demo accounts, password '{DEMO_PASSWORD}':"
+    )
     from app.accounts.demo import DEMO_USERS
 
     for email, _name, role, _org in DEMO_USERS:
@@ -224,3 +231,7 @@ def main() -> None:
         cli()
     except KeyboardInterrupt:
         sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -72,7 +72,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             log.warning("health: storage down: %s", exc.__class__.__name__)
             parts["storage"] = "down"
         ok = all(v == "ok" for v in parts.values())
-        return JSONResponse({"status": "ok" if ok else "down", **parts},
-                            status_code=200 if ok else 503)
+        return JSONResponse(
+            {"status": "ok" if ok else "down", **parts}, status_code=200 if ok else 503
+        )
 
     return app

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile, status
 from fastapi.responses import JSONResponse
 
-from app.accounts import auth, service
+from app.accounts import auth, policy, service
 from app.accounts.deps import ApiUser
 from app.accounts.importer import import_users
 from app.accounts.models import Organization, Role, User
@@ -85,7 +85,8 @@ def login_for_token(
     if result.error is not None:
         # Returned, not raised: the failure record must be committed.
         return JSONResponse(
-            result.error.payload(), status_code=result.error.status_code,
+            result.error.payload(),
+            status_code=result.error.status_code,
             headers=result.error.headers,
         )
     assert result.user is not None
@@ -112,8 +113,11 @@ def change_my_password(
 ) -> None:
     """Change the password; every token and session issued before stops working."""
     auth.change_password(
-        session, settings, user,
-        current_password=body.current_password, new_password=body.new_password,
+        session,
+        settings,
+        user,
+        current_password=body.current_password,
+        new_password=body.new_password,
     )
 
 
@@ -136,26 +140,36 @@ def list_organizations(
 )
 def create_organization(body: OrganizationIn, session: SessionDep, user: ApiUser) -> Organization:
     return service.create_organization(
-        session, user, name=body.name, kind=body.kind.value,
-        level=body.level.value if body.level else None, parent_id=body.parent_id,
+        session,
+        user,
+        name=body.name,
+        kind=body.kind.value,
+        level=body.level.value if body.level else None,
+        parent_id=body.parent_id,
     )
 
 
-@router.get("/organizations/{organization_id}", response_model=OrganizationOut,
-            tags=["organizations"])
+@router.get(
+    "/organizations/{organization_id}", response_model=OrganizationOut, tags=["organizations"]
+)
 def get_organization(organization_id: int, session: SessionDep, user: ApiUser) -> Organization:
     return service.get_organization(session, organization_id)
 
 
-@router.patch("/organizations/{organization_id}", response_model=OrganizationOut,
-              tags=["organizations"])
+@router.patch(
+    "/organizations/{organization_id}", response_model=OrganizationOut, tags=["organizations"]
+)
 def update_organization(
     organization_id: int, body: OrganizationUpdate, session: SessionDep, user: ApiUser
 ) -> Organization:
     return service.update_organization(
-        session, user, organization_id,
-        name=body.name, level=body.level.value if body.level else None,
-        parent_id=body.parent_id, set_parent="parent_id" in body.model_fields_set,
+        session,
+        user,
+        organization_id,
+        name=body.name,
+        level=body.level.value if body.level else None,
+        parent_id=body.parent_id,
+        set_parent="parent_id" in body.model_fields_set,
     )
 
 
@@ -174,9 +188,14 @@ def list_users(
     offset: Offset = 0,
 ) -> Page[UserOut]:
     page = service.list_users(
-        session, user, q=q, organization_id=organization_id,
-        role=role.value if role else None, include_inactive=include_inactive,
-        limit=limit, offset=offset,
+        session,
+        user,
+        q=q,
+        organization_id=organization_id,
+        role=role.value if role else None,
+        include_inactive=include_inactive,
+        limit=limit,
+        offset=offset,
     )
     return Page(items=[user_out(u) for u in page.items], total=page.total)
 
@@ -187,8 +206,14 @@ def create_user(
 ) -> UserCreated:
     """Create a user. Without ``password`` the answer carries a one-time activation link."""
     created = service.create_user(
-        session, settings, user, email=str(body.email), full_name=body.full_name,
-        role=body.role.value, organization_id=body.organization_id, password=body.password,
+        session,
+        settings,
+        user,
+        email=str(body.email),
+        full_name=body.full_name,
+        role=body.role.value,
+        organization_id=body.organization_id,
+        password=body.password,
     )
     url = None
     if body.password is None:
@@ -211,9 +236,7 @@ async def import_users_csv(
     # The import is CPU-bound work on one session; run it off the event loop.
     from starlette.concurrency import run_in_threadpool
 
-    result = await run_in_threadpool(
-        import_users, session, settings, user, data, dry_run=dry_run
-    )
+    result = await run_in_threadpool(import_users, session, settings, user, data, dry_run=dry_run)
     return ImportOut(
         created=result.created,
         skipped=result.skipped,
@@ -235,9 +258,13 @@ def get_user(user_id: int, session: SessionDep, user: ApiUser) -> UserOut:
 def update_user(user_id: int, body: UserUpdate, session: SessionDep, user: ApiUser) -> UserOut:
     return user_out(
         service.update_user(
-            session, user, user_id, full_name=body.full_name,
+            session,
+            user,
+            user_id,
+            full_name=body.full_name,
             role=body.role.value if body.role else None,
-            organization_id=body.organization_id, is_active=body.is_active,
+            organization_id=body.organization_id,
+            is_active=body.is_active,
         )
     )
 
@@ -259,7 +286,7 @@ def new_activation_link(
 ) -> ActivationOut:
     """A fresh one-time link for a user to set (or reset) their password."""
     target = service.get_user(session, user_id)
-    service.policy.check_can_manage(user, target)
+    policy.check_can_manage(user, target)
     code = auth.issue_activation_code(session, settings, target)
     return ActivationOut(
         activation_url=activation_url(request, code), expires_in_days=settings.activation_ttl_days

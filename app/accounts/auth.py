@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from app.accounts.models import ActivationCode, LoginFailure, User, WebSession
@@ -45,7 +45,8 @@ def _retry_after(session: Session, settings: Settings, scope: str, key: str, lim
             LoginFailure.scope == scope, LoginFailure.key == key, LoginFailure.failed_at > since
         )
     ).one()
-    count, oldest = rows
+    count: int = rows[0]
+    oldest: datetime | None = rows[1]
     if count < limit or oldest is None:
         return 0
     free_at = oldest + timedelta(seconds=settings.login_window_seconds)
@@ -57,9 +58,7 @@ def sign_in(
 ) -> SignIn:
     email = (email or "").strip().lower()
     wait = max(
-        _retry_after(
-            session, settings, "account", email, settings.login_max_failures_per_account
-        ),
+        _retry_after(session, settings, "account", email, settings.login_max_failures_per_account),
         _retry_after(session, settings, "ip", client_ip, settings.login_max_failures_per_ip),
     )
     if wait:
@@ -208,7 +207,7 @@ def activate(session: Session, settings: Settings, *, code: str, password: str) 
     assert row is not None
     # Mark used in the same statement that checks it, so a replayed code cannot win a race.
     result = session.execute(
-        ActivationCode.__table__.update()
+        update(ActivationCode)
         .where(ActivationCode.id == row.id, ActivationCode.used_at.is_(None))
         .values(used_at=utcnow())
     )

@@ -41,7 +41,8 @@ def _org(
     found = session.scalar(
         select(Organization).where(
             Organization.name == name,
-            Organization.parent_id.is_(None) if parent_id is None
+            Organization.parent_id.is_(None)
+            if parent_id is None
             else Organization.parent_id == parent_id,
         )
     )
@@ -70,8 +71,13 @@ def load_demo(session: Session, settings: Settings) -> int:
             continue
         password_hash = password_hash or hash_password(settings, DEMO_PASSWORD)
         session.add(
-            User(email=email, full_name=full_name, role=role,
-                 organization_id=orgs[org_name].id, password_hash=password_hash)
+            User(
+                email=email,
+                full_name=full_name,
+                role=role,
+                organization_id=orgs[org_name].id,
+                password_hash=password_hash,
+            )
         )
         created += 1
     session.flush()

@@ -127,9 +127,10 @@ def import_users(
         return result
 
     now = utcnow()
-    for row in new_rows:
-        row.update(password_hash=None, is_active=True, token_version=0, created_at=now,
-                   updated_at=now)
+    for new_row in new_rows:
+        new_row.update(
+            password_hash=None, is_active=True, token_version=0, created_at=now, updated_at=now
+        )
     ids = session.scalars(
         insert(User).returning(User.id, sort_by_parameter_order=True), new_rows
     ).all()
@@ -165,9 +166,7 @@ def _parse_row(
         try:
             org_id = int(org_raw)
         except ValueError:
-            return LineError(
-                line, _("'{value}' is not an organisation id.").format(value=org_raw)
-            )
+            return LineError(line, _("'{value}' is not an organisation id.").format(value=org_raw))
         if org_id not in org_ids:
             return LineError(line, _("Organisation {id} does not exist.").format(id=org_id))
         if actor is not None:

@@ -13,9 +13,16 @@ from app.accounts import auth, policy, service
 from app.accounts.api import MAX_IMPORT_BYTES, activation_url, client_ip
 from app.accounts.deps import CSRFChecked, OptionalPageUser, PageUser
 from app.accounts.importer import HEADER, import_users
-from app.accounts.models import OrgKind, Organization, Role, SchoolLevel, User
+from app.accounts.models import Organization, OrgKind, Role, SchoolLevel, User
 from app.core.db import SessionDep, SettingsDep
-from app.core.errors import AppError, InvalidInput, PayloadTooLarge, PermissionDenied
+from app.core.errors import (
+    AppError,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    PermissionDenied,
+)
 from app.core.i18n import gettext as _
 from app.core.web import (
     SESSION_COOKIE,
@@ -62,25 +69,32 @@ def login(
     password: Annotated[str, Form(max_length=128)] = "",
     next: OptionalText = None,
 ) -> Response:
-    result = auth.sign_in(session, settings, email=email, password=password,
-                          client_ip=client_ip(request))
+    result = auth.sign_in(
+        session, settings, email=email, password=password, client_ip=client_ip(request)
+    )
     if result.error is not None or result.user is None:
         error = result.error
-        response = render(
-            request, "accounts/login.html",
+        page = render(
+            request,
+            "accounts/login.html",
             {"next": safe_next(next, ""), "email": email, "error": error.detail if error else ""},
             status_code=error.status_code if error else 401,
         )
         for key, value in (error.headers if error else {}).items():
             if key.lower() != "www-authenticate":
-                response.headers[key] = value
-        return response
+                page.headers[key] = value
+        return page
     auth.end_web_session(session, request.cookies.get(SESSION_COOKIE))
     raw = auth.start_web_session(session, settings, result.user)
     response = redirect(request, safe_next(next))
     response.set_cookie(
-        SESSION_COOKIE, raw, httponly=True, samesite="lax", path="/",
-        secure=settings.secure_cookies, max_age=settings.session_ttl_hours * 3600,
+        SESSION_COOKIE,
+        raw,
+        httponly=True,
+        samesite="lax",
+        path="/",
+        secure=settings.secure_cookies,
+        max_age=settings.session_ttl_hours * 3600,
     )
     rotate_csrf_seed(response, request)
     return response
@@ -107,8 +121,7 @@ def activate_form(request: Request, code: str, session: SessionDep) -> Response:
     try:
         target = auth.activation_user(session, code)
     except InvalidInput as exc:
-        return render(request, "accounts/activate.html", {"invalid": exc.detail},
-                      status_code=404)
+        return render(request, "accounts/activate.html", {"invalid": exc.detail}, status_code=404)
     return render(request, "accounts/activate.html", {"target": target, "code": code})
 
 
@@ -124,20 +137,24 @@ def activate(
     try:
         target = auth.activation_user(session, code)
     except InvalidInput as exc:
-        return render(request, "accounts/activate.html", {"invalid": exc.detail},
-                      status_code=404)
+        return render(request, "accounts/activate.html", {"invalid": exc.detail}, status_code=404)
     if password != password_confirm:
-        return render(request, "accounts/activate.html",
-                      {"target": target, "code": code, "error": _("The passwords do not match.")},
-                      status_code=422)
+        return render(
+            request,
+            "accounts/activate.html",
+            {"target": target, "code": code, "error": _("The passwords do not match.")},
+            status_code=422,
+        )
     try:
         auth.activate(session, settings, code=code, password=password)
     except AppError as exc:
-        return render(request, "accounts/activate.html",
-                      {"target": target, "code": code, "error": exc.detail},
-                      status_code=exc.status_code)
-    return redirect(request, "/login",
-                    message=_("Your password is set. You can now sign in."))
+        return render(
+            request,
+            "accounts/activate.html",
+            {"target": target, "code": code, "error": exc.detail},
+            status_code=exc.status_code,
+        )
+    return redirect(request, "/login", message=_("Your password is set. You can now sign in."))
 
 
 # --- Home and own account -----------------------------------------------------------------
@@ -163,7 +180,8 @@ def home(request: Request, session: SessionDep, user: PageUser) -> Response:
                 User.password_hash.is_(None),
                 *(
                     [User.organization_id == user.organization_id]
-                    if user.role == Role.school_manager else []
+                    if user.role == Role.school_manager
+                    else []
                 ),
             )
         )
@@ -188,16 +206,23 @@ def password_change(
     try:
         if new_password != new_password_confirm:
             raise InvalidInput(_("The passwords do not match."))
-        auth.change_password(session, settings, user, current_password=current_password,
-                             new_password=new_password)
+        auth.change_password(
+            session, settings, user, current_password=current_password, new_password=new_password
+        )
     except InvalidInput as exc:
         return render(request, "accounts/password.html", {"error": exc.detail}, status_code=422)
     # Changing the password ends every session, this one too: start a fresh one.
     raw = auth.start_web_session(session, settings, user)
     response = redirect(request, "/", message=_("Your password has been changed."))
-    response.set_cookie(SESSION_COOKIE, raw, httponly=True, samesite="lax", path="/",
-                        secure=settings.secure_cookies,
-                        max_age=settings.session_ttl_hours * 3600)
+    response.set_cookie(
+        SESSION_COOKIE,
+        raw,
+        httponly=True,
+        samesite="lax",
+        path="/",
+        secure=settings.secure_cookies,
+        max_age=settings.session_ttl_hours * 3600,
+    )
     return response
 
 
@@ -229,7 +254,9 @@ def _orgs_context(session: SessionDep, **extra: Any) -> dict[str, Any]:
             select(User.organization_id, func.count(User.id))
             .where(User.is_active)
             .group_by(User.organization_id)
-        ).tuples().all()
+        )
+        .tuples()
+        .all()
     )
     return {
         "tree": service.organization_tree(session),
@@ -253,15 +280,25 @@ def organization_create(
     form = {"name": name, "kind": kind, "level": level, "parent_id": parent_id}
     try:
         org = service.create_organization(
-            session, user, name=name, kind=kind, level=level or None,
+            session,
+            user,
+            name=name,
+            kind=kind,
+            level=level or None,
             parent_id=_int_or_none(parent_id),
         )
-    except (InvalidInput, service.Conflict) as exc:
-        return render(request, "accounts/organizations.html",
-                      _orgs_context(session, error=exc.detail, form=form),
-                      status_code=exc.status_code)
-    return redirect(request, "/admin/organizations",
-                    message=_("Organisation '{name}' created.").format(name=org.name))
+    except (InvalidInput, Conflict) as exc:
+        return render(
+            request,
+            "accounts/organizations.html",
+            _orgs_context(session, error=exc.detail, form=form),
+            status_code=exc.status_code,
+        )
+    return redirect(
+        request,
+        "/admin/organizations",
+        message=_("Organisation '{name}' created.").format(name=org.name),
+    )
 
 
 @router.get("/admin/organizations/{organization_id}")
@@ -269,9 +306,11 @@ def organization_edit_form(
     request: Request, organization_id: int, session: SessionDep, user: AdminUser
 ) -> Response:
     org = service.get_organization(session, organization_id)
-    return render(request, "accounts/organization_edit.html",
-                  {"org": org, "organizations": service.list_organizations(session),
-                   **_form_context()})
+    return render(
+        request,
+        "accounts/organization_edit.html",
+        {"org": org, "organizations": service.list_organizations(session), **_form_context()},
+    )
 
 
 @router.post("/admin/organizations/{organization_id}", dependencies=[CSRFChecked])
@@ -287,18 +326,33 @@ def organization_update(
     org = service.get_organization(session, organization_id)
     try:
         service.update_organization(
-            session, user, organization_id, name=name, level=level or None,
-            parent_id=_int_or_none(parent_id), set_parent=True,
+            session,
+            user,
+            organization_id,
+            name=name,
+            level=level or None,
+            parent_id=_int_or_none(parent_id),
+            set_parent=True,
         )
-    except (InvalidInput, service.Conflict) as exc:
+    except (InvalidInput, Conflict) as exc:
         session.rollback()
         org = service.get_organization(session, organization_id)
-        return render(request, "accounts/organization_edit.html",
-                      {"org": org, "organizations": service.list_organizations(session),
-                       "error": exc.detail, **_form_context()},
-                      status_code=exc.status_code)
-    return redirect(request, "/admin/organizations",
-                    message=_("Organisation '{name}' saved.").format(name=org.name))
+        return render(
+            request,
+            "accounts/organization_edit.html",
+            {
+                "org": org,
+                "organizations": service.list_organizations(session),
+                "error": exc.detail,
+                **_form_context(),
+            },
+            status_code=exc.status_code,
+        )
+    return redirect(
+        request,
+        "/admin/organizations",
+        message=_("Organisation '{name}' saved.").format(name=org.name),
+    )
 
 
 def _int_or_none(value: str | None) -> int | None:
@@ -326,15 +380,28 @@ def users_page(
 ) -> Response:
     org_filter = _int_or_none(organization_id)
     role_filter = role if role in {r.value for r in Role} else None
-    page = service.list_users(session, user, q=q, organization_id=org_filter, role=role_filter,
-                              limit=PAGE_SIZE, offset=offset)
-    return render(request, "accounts/users.html", {
-        "page": page,
-        "pagination": Pagination(total=page.total, limit=PAGE_SIZE, offset=offset),
-        "q": q or "", "organization_id": org_filter, "role": role_filter or "",
-        "organizations": _visible_orgs(session, user),
-        **_form_context(),
-    })
+    page = service.list_users(
+        session,
+        user,
+        q=q,
+        organization_id=org_filter,
+        role=role_filter,
+        limit=PAGE_SIZE,
+        offset=offset,
+    )
+    return render(
+        request,
+        "accounts/users.html",
+        {
+            "page": page,
+            "pagination": Pagination(total=page.total, limit=PAGE_SIZE, offset=offset),
+            "q": q or "",
+            "organization_id": org_filter,
+            "role": role_filter or "",
+            "organizations": _visible_orgs(session, user),
+            **_form_context(),
+        },
+    )
 
 
 def _visible_orgs(session: SessionDep, user: User) -> list[Organization]:
@@ -351,10 +418,16 @@ def _assignable_roles(user: User) -> list[str]:
 
 @router.get("/admin/users/new")
 def user_new_form(request: Request, session: SessionDep, user: ManagerUser) -> Response:
-    return render(request, "accounts/user_form.html", {
-        "target": None, "form": {}, "organizations": _visible_orgs(session, user),
-        "roles": _assignable_roles(user),
-    })
+    return render(
+        request,
+        "accounts/user_form.html",
+        {
+            "target": None,
+            "form": {},
+            "organizations": _visible_orgs(session, user),
+            "roles": _assignable_roles(user),
+        },
+    )
 
 
 @router.post("/admin/users", dependencies=[CSRFChecked])
@@ -368,24 +441,49 @@ def user_create(
     role: Annotated[str, Form(max_length=50)] = "",
     organization_id: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
-    form = {"email": email, "full_name": full_name, "role": role,
-            "organization_id": organization_id}
+    form = {
+        "email": email,
+        "full_name": full_name,
+        "role": role,
+        "organization_id": organization_id,
+    }
     try:
         org_id = _int_or_none(organization_id)
         if org_id is None:
             raise InvalidInput(_("Choose an organisation."))
-        created = service.create_user(session, settings, user, email=email, full_name=full_name,
-                                      role=role, organization_id=org_id)
-    except (InvalidInput, service.Conflict, PermissionDenied) as exc:
+        created = service.create_user(
+            session,
+            settings,
+            user,
+            email=email,
+            full_name=full_name,
+            role=role,
+            organization_id=org_id,
+        )
+    except (InvalidInput, Conflict, PermissionDenied) as exc:
         session.rollback()
-        return render(request, "accounts/user_form.html", {
-            "target": None, "form": form, "error": exc.detail,
-            "organizations": _visible_orgs(session, user), "roles": _assignable_roles(user),
-        }, status_code=exc.status_code)
+        return render(
+            request,
+            "accounts/user_form.html",
+            {
+                "target": None,
+                "form": form,
+                "error": exc.detail,
+                "organizations": _visible_orgs(session, user),
+                "roles": _assignable_roles(user),
+            },
+            status_code=exc.status_code,
+        )
     code = auth.issue_activation_code(session, settings, created)
-    return render(request, "accounts/user_created.html", {
-        "target": created, "activation_url": activation_url(request, code),
-    }, status_code=201)
+    return render(
+        request,
+        "accounts/user_created.html",
+        {
+            "target": created,
+            "activation_url": activation_url(request, code),
+        },
+        status_code=201,
+    )
 
 
 @router.get("/admin/users/import")
@@ -405,31 +503,52 @@ async def import_submit(
     from starlette.concurrency import run_in_threadpool
 
     if file is None or not file.filename:
-        return render(request, "accounts/import.html",
-                      {"header": ",".join(HEADER), "error": _("Choose a CSV file.")},
-                      status_code=422)
+        return render(
+            request,
+            "accounts/import.html",
+            {"header": ",".join(HEADER), "error": _("Choose a CSV file.")},
+            status_code=422,
+        )
     data = await file.read(MAX_IMPORT_BYTES + 1)
     if len(data) > MAX_IMPORT_BYTES:
         raise PayloadTooLarge(_("The file is larger than {n} MB.").format(n=10))
-    result = await run_in_threadpool(import_users, session, settings, user, data,
-                                     dry_run=bool(dry_run))
+    result = await run_in_threadpool(
+        import_users, session, settings, user, data, dry_run=bool(dry_run)
+    )
     links = [(a.email, activation_url(request, a.code)) for a in result.activations]
-    return render(request, "accounts/import.html", {
-        "header": ",".join(HEADER), "result": result, "links": links,
-        "filename": file.filename,
-    }, status_code=422 if result.errors else 200)
+    return render(
+        request,
+        "accounts/import.html",
+        {
+            "header": ",".join(HEADER),
+            "result": result,
+            "links": links,
+            "filename": file.filename,
+        },
+        status_code=422 if result.errors else 200,
+    )
 
 
 @router.get("/admin/users/{user_id}")
-def user_edit_form(request: Request, user_id: int, session: SessionDep,
-                   user: ManagerUser) -> Response:
+def user_edit_form(
+    request: Request, user_id: int, session: SessionDep, user: ManagerUser
+) -> Response:
     target = service.get_user(session, user_id)
     policy.check_can_manage(user, target)
-    return render(request, "accounts/user_form.html", {
-        "target": target, "form": {"full_name": target.full_name, "role": target.role,
-                                    "organization_id": str(target.organization_id)},
-        "organizations": _visible_orgs(session, user), "roles": _assignable_roles(user),
-    })
+    return render(
+        request,
+        "accounts/user_form.html",
+        {
+            "target": target,
+            "form": {
+                "full_name": target.full_name,
+                "role": target.role,
+                "organization_id": str(target.organization_id),
+            },
+            "organizations": _visible_orgs(session, user),
+            "roles": _assignable_roles(user),
+        },
+    )
 
 
 @router.post("/admin/users/{user_id}", dependencies=[CSRFChecked])
@@ -446,44 +565,74 @@ def user_update(
     policy.check_can_manage(user, target)
     form = {"full_name": full_name, "role": role, "organization_id": organization_id}
     try:
-        service.update_user(session, user, user_id, full_name=full_name, role=role or None,
-                            organization_id=_int_or_none(organization_id))
-    except (InvalidInput, PermissionDenied, service.NotFound) as exc:
+        service.update_user(
+            session,
+            user,
+            user_id,
+            full_name=full_name,
+            role=role or None,
+            organization_id=_int_or_none(organization_id),
+        )
+    except (InvalidInput, PermissionDenied, NotFound) as exc:
         session.rollback()
         target = service.get_user(session, user_id)
-        return render(request, "accounts/user_form.html", {
-            "target": target, "form": form, "error": exc.detail,
-            "organizations": _visible_orgs(session, user), "roles": _assignable_roles(user),
-        }, status_code=exc.status_code)
-    return redirect(request, "/admin/users",
-                    message=_("Saved {name}.").format(name=target.full_name))
+        return render(
+            request,
+            "accounts/user_form.html",
+            {
+                "target": target,
+                "form": form,
+                "error": exc.detail,
+                "organizations": _visible_orgs(session, user),
+                "roles": _assignable_roles(user),
+            },
+            status_code=exc.status_code,
+        )
+    return redirect(
+        request, "/admin/users", message=_("Saved {name}.").format(name=target.full_name)
+    )
 
 
 @router.post("/admin/users/{user_id}/deactivate", dependencies=[CSRFChecked])
-def user_deactivate(request: Request, user_id: int, session: SessionDep,
-                    user: ManagerUser) -> Response:
+def user_deactivate(
+    request: Request, user_id: int, session: SessionDep, user: ManagerUser
+) -> Response:
     try:
         target = service.deactivate_user(session, user, user_id)
     except InvalidInput as exc:
         return redirect(request, f"/admin/users/{user_id}", message=exc.detail, level="error")
-    return redirect(request, "/admin/users",
-                    message=_("{name} has been deactivated.").format(name=target.full_name))
+    return redirect(
+        request,
+        "/admin/users",
+        message=_("{name} has been deactivated.").format(name=target.full_name),
+    )
 
 
 @router.post("/admin/users/{user_id}/reactivate", dependencies=[CSRFChecked])
-def user_reactivate(request: Request, user_id: int, session: SessionDep,
-                    user: ManagerUser) -> Response:
+def user_reactivate(
+    request: Request, user_id: int, session: SessionDep, user: ManagerUser
+) -> Response:
     target = service.update_user(session, user, user_id, is_active=True)
-    return redirect(request, "/admin/users",
-                    message=_("{name} has been reactivated.").format(name=target.full_name))
+    return redirect(
+        request,
+        "/admin/users",
+        message=_("{name} has been reactivated.").format(name=target.full_name),
+    )
 
 
 @router.post("/admin/users/{user_id}/activation", dependencies=[CSRFChecked])
-def user_activation_link(request: Request, user_id: int, session: SessionDep,
-                         settings: SettingsDep, user: ManagerUser) -> Response:
+def user_activation_link(
+    request: Request, user_id: int, session: SessionDep, settings: SettingsDep, user: ManagerUser
+) -> Response:
     target = service.get_user(session, user_id)
     policy.check_can_manage(user, target)
     code = auth.issue_activation_code(session, settings, target)
-    return render(request, "accounts/user_created.html", {
-        "target": target, "activation_url": activation_url(request, code), "reissued": True,
-    })
+    return render(
+        request,
+        "accounts/user_created.html",
+        {
+            "target": target,
+            "activation_url": activation_url(request, code),
+            "reissued": True,
+        },
+    )

@@ -8,22 +8,22 @@ import unicodedata
 from dataclasses import dataclass
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import func, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.accounts import policy
 from app.accounts.models import (
     PARENT_KIND,
-    OrgKind,
     Organization,
+    OrgKind,
     Role,
     SchoolLevel,
     User,
     WebSession,
 )
 from app.core.config import Settings
-from app.core.errors import Conflict, InvalidInput, NotFound
+from app.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from app.core.i18n import gettext as _
 from app.core.security import hash_password
 
@@ -46,7 +46,9 @@ def clean_email(value: str) -> str:
     try:
         result = validate_email(value, check_deliverability=False)
     except EmailNotValidError:
-        raise InvalidInput(_("'{email}' is not a valid email address.").format(email=value)) from None
+        raise InvalidInput(
+            _("'{email}' is not a valid email address.").format(email=value)
+        ) from None
     return result.normalized.lower()
 
 
@@ -70,9 +72,13 @@ def clean_role(value: str) -> Role:
 
 def check_password_strength(password: str) -> None:
     if len(password) < MIN_PASSWORD:
-        raise InvalidInput(_("The password must have at least {n} characters.").format(n=MIN_PASSWORD))
+        raise InvalidInput(
+            _("The password must have at least {n} characters.").format(n=MIN_PASSWORD)
+        )
     if len(password) > MAX_PASSWORD:
-        raise InvalidInput(_("The password must have at most {n} characters.").format(n=MAX_PASSWORD))
+        raise InvalidInput(
+            _("The password must have at most {n} characters.").format(n=MAX_PASSWORD)
+        )
 
 
 # --- Organisations ------------------------------------------------------------------------
@@ -208,7 +214,9 @@ def _check_unique_sibling(
 ) -> None:
     query = select(Organization.id).where(
         func.lower(Organization.name) == name.lower(),
-        Organization.parent_id.is_(None) if parent_id is None else Organization.parent_id == parent_id,
+        Organization.parent_id.is_(None)
+        if parent_id is None
+        else Organization.parent_id == parent_id,
     )
     if exclude_id is not None:
         query = query.where(Organization.id != exclude_id)
@@ -299,7 +307,7 @@ def list_users(
             query = query.where(User.organization_id.in_(descendant_ids(session, organization_id)))
     elif actor.role == Role.school_manager:
         if organization_id is not None and organization_id != actor.organization_id:
-            raise policy.PermissionDenied(_("You can only see users of your own school."))
+            raise PermissionDenied(_("You can only see users of your own school."))
         query = query.where(User.organization_id == actor.organization_id)
     else:
         query = query.where(User.id == actor.id)
@@ -342,7 +350,7 @@ def update_user(
     new_org = organization_id if organization_id is not None else user.organization_id
     if (role is not None and new_role != user.role) or new_org != user.organization_id:
         if actor.id == user.id and not policy.is_admin(actor):
-            raise policy.PermissionDenied(_("You cannot change your own role or school."))
+            raise PermissionDenied(_("You cannot change your own role or school."))
         get_organization(session, new_org)
         policy.check_can_place_user(actor, organization_id=new_org, role=new_role)
     if full_name is not None:
@@ -370,4 +378,4 @@ def _deactivate(session: Session, actor: User, user: User) -> None:
     if user.is_active:
         user.is_active = False
         user.token_version += 1
-        session.execute(WebSession.__table__.delete().where(WebSession.user_id == user.id))
+        session.execute(delete(WebSession).where(WebSession.user_id == user.id))

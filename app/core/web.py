@@ -115,8 +115,9 @@ def flash(response: Response, request: Request, message: str, level: str = "succ
     pending.append([level, message])
     request.state.pending_flashes = pending
     value = sign(settings, json.dumps(pending, ensure_ascii=True))
-    response.set_cookie(FLASH_COOKIE, value, httponly=True, samesite="lax", path="/",
-                        secure=settings.secure_cookies)
+    response.set_cookie(
+        FLASH_COOKIE, value, httponly=True, samesite="lax", path="/", secure=settings.secure_cookies
+    )
 
 
 def read_flashes(request: Request) -> list[tuple[str, str]]:
@@ -193,7 +194,9 @@ async def csrf_protect(request: Request) -> None:
             token = value if isinstance(value, str) else None
     seed = request.cookies.get(CSRF_COOKIE)
     if not csrf_valid(request.app.state.settings, seed, token):
-        raise CSRFFailed(_("The form has expired or did not come from this site. Please try again."))
+        raise CSRFFailed(
+            _("The form has expired or did not come from this site. Please try again.")
+        )
 
 
 def rotate_csrf_seed(response: Response, request: Request) -> None:
@@ -201,8 +204,9 @@ def rotate_csrf_seed(response: Response, request: Request) -> None:
     settings: Settings = request.app.state.settings
     seed = new_secret(24)
     request.state.csrf_seed = seed
-    response.set_cookie(CSRF_COOKIE, seed, httponly=True, samesite="lax", path="/",
-                        secure=settings.secure_cookies)
+    response.set_cookie(
+        CSRF_COOKIE, seed, httponly=True, samesite="lax", path="/", secure=settings.secure_cookies
+    )
 
 
 # --- Middleware: locale, CSRF seed, security headers --------------------------------------
@@ -247,9 +251,12 @@ class WebMiddleware:
                 )
                 if self.settings.secure_cookies:
                     headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-                if not is_api_path(path) and "cache-control" not in headers:
-                    if not path.startswith("/static/"):
-                        headers["Cache-Control"] = "no-store"
+                if (
+                    not is_api_path(path)
+                    and not path.startswith("/static/")
+                    and "cache-control" not in headers
+                ):
+                    headers["Cache-Control"] = "no-store"
                 if new_seed and not _sets_cookie(headers, CSRF_COOKIE):
                     headers.append(
                         "Set-Cookie",
@@ -310,7 +317,9 @@ def _error_page(
         request.state.csrf_seed = request.cookies.get(CSRF_COOKIE) or new_secret(24)
     try:
         response: Response = render(
-            request, "errors/error.html", {"status": status, "title": title, "detail": detail},
+            request,
+            "errors/error.html",
+            {"status": status, "title": title, "detail": detail},
             status_code=status,
         )
     except Exception:  # the error page itself must never fail
@@ -326,8 +335,9 @@ def _validation_detail(exc: RequestValidationError) -> tuple[str, list[dict[str,
     for err in exc.errors():
         loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "form")]
         fields.append({"field": ".".join(loc), "message": str(err.get("msg", ""))})
-    summary = "; ".join(f"{f['field']}: {f['message']}" if f["field"] else f["message"]
-                        for f in fields)
+    summary = "; ".join(
+        f"{f['field']}: {f['message']}" if f["field"] else f["message"] for f in fields
+    )
     return summary or _("Invalid data."), fields
 
 
@@ -349,10 +359,16 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         if is_api_path(request.url.path):
             code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error")
-            detail = _(_TITLES.get(exc.status_code, "Error")) if exc.status_code in (404, 405) \
+            detail = (
+                _(_TITLES.get(exc.status_code, "Error"))
+                if exc.status_code in (404, 405)
                 else str(exc.detail)
-            return JSONResponse({"error": code, "detail": detail}, status_code=exc.status_code,
-                                headers=getattr(exc, "headers", None))
+            )
+            return JSONResponse(
+                {"error": code, "detail": detail},
+                status_code=exc.status_code,
+                headers=getattr(exc, "headers", None),
+            )
         return _error_page(request, exc.status_code, _(_TITLES.get(exc.status_code, "Error")))
 
     @app.exception_handler(DBAPIError)
@@ -360,8 +376,10 @@ def install_error_handlers(app: FastAPI) -> None:
         # A database that is down or restarting: fail fast with 503, never a traceback.
         if exc.connection_invalidated or _is_operational(exc):
             log.warning("database unavailable: %s", exc.__class__.__name__)
-            body = {"error": "service_unavailable",
-                    "detail": _("The database is unavailable. Please try again shortly.")}
+            body = {
+                "error": "service_unavailable",
+                "detail": _("The database is unavailable. Please try again shortly."),
+            }
             if is_api_path(request.url.path):
                 return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
             return _error_page(request, 503, body["detail"], headers={"Retry-After": "5"})
