@@ -22,8 +22,9 @@ def token_for(client: TestClient, email: str, password: str = PASSWORD) -> dict[
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
-def test_sign_in_returns_a_bearer_token_that_works(client: TestClient, db: Session,
-                                                   settings: Settings) -> None:
+def test_sign_in_returns_a_bearer_token_that_works(
+    client: TestClient, db: Session, settings: Settings
+) -> None:
     user = make_user(db, settings, email="Co.Giao@Truong.edu.vn")
     response = client.post(
         "/api/v1/auth/token", data={"username": "co.giao@truong.edu.vn", "password": PASSWORD}
@@ -58,8 +59,9 @@ def test_missing_form_fields_are_422(client: TestClient) -> None:
 
 def test_inactive_user_cannot_sign_in(client: TestClient, db: Session, settings: Settings) -> None:
     user = make_user(db, settings, is_active=False)
-    response = client.post("/api/v1/auth/token", data={"username": user.email,
-                                                      "password": PASSWORD})
+    response = client.post(
+        "/api/v1/auth/token", data={"username": user.email, "password": PASSWORD}
+    )
     assert response.status_code == 401
 
 
@@ -84,20 +86,25 @@ def test_account_is_throttled_after_repeated_failures_then_recovers(
             failed_at=utcnow() - timedelta(seconds=settings.login_window_seconds + 1)
         )
     )
-    assert client.post(
-        "/api/v1/auth/token", data={"username": user.email, "password": PASSWORD}
-    ).status_code == 200
+    assert (
+        client.post(
+            "/api/v1/auth/token", data={"username": user.email, "password": PASSWORD}
+        ).status_code
+        == 200
+    )
 
 
 def test_one_address_is_throttled_across_accounts(
     client: TestClient, db: Session, settings: Settings
 ) -> None:
     for i in range(settings.login_max_failures_per_ip):
-        client.post("/api/v1/auth/token",
-                    data={"username": f"spray{i}@truong.edu.vn", "password": "x"})
+        client.post(
+            "/api/v1/auth/token", data={"username": f"spray{i}@truong.edu.vn", "password": "x"}
+        )
     user = make_user(db, settings)
-    response = client.post("/api/v1/auth/token", data={"username": user.email,
-                                                      "password": PASSWORD})
+    response = client.post(
+        "/api/v1/auth/token", data={"username": user.email, "password": PASSWORD}
+    )
     assert response.status_code == 429
     assert "Retry-After" in response.headers
 
@@ -121,18 +128,24 @@ def test_missing_forged_and_expired_tokens_are_401(
     user = make_user(db, settings)
     assert client.get("/api/v1/me").status_code == 401
     assert client.get("/api/v1/me").headers["WWW-Authenticate"] == "Bearer"
-    forged = jwt.encode({"sub": str(user.id), "ver": 0, "iat": 0, "exp": 4102444800,
-                         "typ": "access"}, "not-the-key-but-long-enough-to-pass-32-bytes", algorithm="HS256")
-    assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {forged}"}
-                      ).status_code == 401
+    forged = jwt.encode(
+        {"sub": str(user.id), "ver": 0, "iat": 0, "exp": 4102444800, "typ": "access"},
+        "not-the-key-but-long-enough-to-pass-32-bytes",
+        algorithm="HS256",
+    )
+    assert (
+        client.get("/api/v1/me", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
+    )
     now = int(utcnow().timestamp())
-    expired = jwt.encode({"sub": str(user.id), "ver": 0, "iat": now - 7200, "exp": now - 3600,
-                          "typ": "access"}, settings.secret_key, algorithm="HS256")
+    expired = jwt.encode(
+        {"sub": str(user.id), "ver": 0, "iat": now - 7200, "exp": now - 3600, "typ": "access"},
+        settings.secret_key,
+        algorithm="HS256",
+    )
     response = client.get("/api/v1/me", headers={"Authorization": f"Bearer {expired}"})
     assert response.status_code == 401
     assert response.json()["error"] == "not_authenticated"
-    assert client.get("/api/v1/me", headers={"Authorization": "Bearer garbage"}
-                      ).status_code == 401
+    assert client.get("/api/v1/me", headers={"Authorization": "Bearer garbage"}).status_code == 401
 
 
 def test_changing_the_password_revokes_older_tokens(
@@ -140,18 +153,29 @@ def test_changing_the_password_revokes_older_tokens(
 ) -> None:
     user = make_user(db, settings)
     headers = token_for(client, user.email)
-    wrong = client.post("/api/v1/me/password", headers=headers,
-                        json={"current_password": "wrong-one", "new_password": "Moi-2026-abc"})
+    wrong = client.post(
+        "/api/v1/me/password",
+        headers=headers,
+        json={"current_password": "wrong-one", "new_password": "Moi-2026-abc"},
+    )
     assert wrong.status_code == 422
-    short = client.post("/api/v1/me/password", headers=headers,
-                        json={"current_password": PASSWORD, "new_password": "short"})
+    short = client.post(
+        "/api/v1/me/password",
+        headers=headers,
+        json={"current_password": PASSWORD, "new_password": "short"},
+    )
     assert short.status_code == 422
-    ok = client.post("/api/v1/me/password", headers=headers,
-                     json={"current_password": PASSWORD, "new_password": "Moi-2026-abc"})
+    ok = client.post(
+        "/api/v1/me/password",
+        headers=headers,
+        json={"current_password": PASSWORD, "new_password": "Moi-2026-abc"},
+    )
     assert ok.status_code == 204
     assert client.get("/api/v1/me", headers=headers).status_code == 401
-    assert client.get("/api/v1/me", headers=token_for(client, user.email, "Moi-2026-abc")
-                      ).status_code == 200
+    assert (
+        client.get("/api/v1/me", headers=token_for(client, user.email, "Moi-2026-abc")).status_code
+        == 200
+    )
 
 
 def test_password_is_rehashed_when_the_parameters_change(

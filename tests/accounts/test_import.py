@@ -29,8 +29,9 @@ def count_users(db: Session) -> int:
     return db.scalar(select(func.count(User.id))) or 0
 
 
-def test_import_with_bom_and_vietnamese_names(client: TestClient, db: Session,
-                                              settings: Settings) -> None:
+def test_import_with_bom_and_vietnamese_names(
+    client: TestClient, db: Session, settings: Settings
+) -> None:
     school = make_org(db)
     admin = make_user(db, settings, role="admin", organization=school)
     data = csv_bytes(
@@ -40,8 +41,11 @@ def test_import_with_bom_and_vietnamese_names(client: TestClient, db: Session,
         f"HS.Cuong@Truong.edu.vn,Lò Văn Cường,student,{school.id}",
         bom=True,
     )
-    response = client.post("/api/v1/users/import", headers=token_for(client, admin.email),
-                           files={"file": ("danh-sach.csv", data, "text/csv")})
+    response = client.post(
+        "/api/v1/users/import",
+        headers=token_for(client, admin.email),
+        files={"file": ("danh-sach.csv", data, "text/csv")},
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert (body["created"], body["skipped"], body["errors"]) == (3, 0, [])
@@ -51,21 +55,28 @@ def test_import_with_bom_and_vietnamese_names(client: TestClient, db: Session,
     cuong = db.scalar(select(User).where(User.email == "hs.cuong@truong.edu.vn"))
     assert cuong is not None and cuong.password_hash is None  # nobody's password was hashed
     # The activation link lets the user choose a password, then sign in.
-    link = next(a["activation_url"] for a in body["activations"]
-                if a["email"] == "hs.cuong@truong.edu.vn")
+    link = next(
+        a["activation_url"] for a in body["activations"] if a["email"] == "hs.cuong@truong.edu.vn"
+    )
     code = link.rsplit("/", 1)[1]
-    assert client.post("/api/v1/auth/activate",
-                       json={"code": code, "password": "Cuong-2026!"}).status_code == 200
+    assert (
+        client.post(
+            "/api/v1/auth/activate", json={"code": code, "password": "Cuong-2026!"}
+        ).status_code
+        == 200
+    )
     token_for(client, "hs.cuong@truong.edu.vn", "Cuong-2026!")
 
 
 def test_reimport_skips_existing_emails(db: Session, settings: Settings) -> None:
     school = make_org(db)
-    data = csv_bytes(f"a@truong.edu.vn,An,student,{school.id}",
-                     f"b@truong.edu.vn,Bình,student,{school.id}")
+    data = csv_bytes(
+        f"a@truong.edu.vn,An,student,{school.id}", f"b@truong.edu.vn,Bình,student,{school.id}"
+    )
     first = import_users(db, settings, None, data)
-    second = import_users(db, settings, None, data + f"c@truong.edu.vn,Cúc,student,{school.id}\n"
-                          .encode())
+    second = import_users(
+        db, settings, None, data + f"c@truong.edu.vn,Cúc,student,{school.id}\n".encode()
+    )
     assert (first.created, first.skipped) == (2, 0)
     assert (second.created, second.skipped) == (1, 2)
     assert db.scalar(select(func.count(ActivationCode.id))) == 3
@@ -76,7 +87,8 @@ def test_dry_run_saves_nothing(client: TestClient, db: Session, settings: Settin
     admin = make_user(db, settings, role="admin", organization=school)
     before = count_users(db)
     response = client.post(
-        "/api/v1/users/import?dry_run=true", headers=token_for(client, admin.email),
+        "/api/v1/users/import?dry_run=true",
+        headers=token_for(client, admin.email),
         files={"file": ("u.csv", csv_bytes(f"x@truong.edu.vn,Xuân,teacher,{school.id}"))},
     )
     assert response.json()["created"] == 1
@@ -92,7 +104,7 @@ def test_every_bad_line_is_reported_and_nothing_is_half_created(
     admin = make_user(db, settings, role="admin", organization=school)
     before = count_users(db)
     data = csv_bytes(
-        f"ok@truong.edu.vn,Được,student,{school.id}",   # line 2: fine
+        f"ok@truong.edu.vn,Được,student,{school.id}",  # line 2: fine
         f"not-an-email,Sai Email,student,{school.id}",  # 3
         "x@truong.edu.vn,Không Trường,student,999999",  # 4
         f"y@truong.edu.vn,Sai Vai Trò,wizard,{school.id}",  # 5
@@ -101,8 +113,11 @@ def test_every_bad_line_is_reported_and_nothing_is_half_created(
         f"ok@truong.edu.vn,Trùng,student,{school.id}",  # 8: twice in the file
         "only,three,columns",  # 9
     )
-    response = client.post("/api/v1/users/import", headers=token_for(client, admin.email),
-                           files={"file": ("u.csv", data)})
+    response = client.post(
+        "/api/v1/users/import",
+        headers=token_for(client, admin.email),
+        files={"file": ("u.csv", data)},
+    )
     body = response.json()
     assert response.status_code == 200
     assert body["created"] == 0
@@ -126,17 +141,23 @@ def test_malformed_files(db: Session, settings: Settings) -> None:
     assert db.scalar(select(func.count(User.id)).where(User.email == "a@truong.edu.vn")) == 0
 
 
-def test_school_manager_imports_only_into_their_school(client: TestClient, db: Session,
-                                                       settings: Settings) -> None:
+def test_school_manager_imports_only_into_their_school(
+    client: TestClient, db: Session, settings: Settings
+) -> None:
     commune = make_org(db, kind="commune")
     mine = make_org(db, parent=commune)
     other = make_org(db, parent=commune)
     manager = make_user(db, settings, role="school_manager", organization=mine)
-    data = csv_bytes(f"m1@truong.edu.vn,Một,student,{mine.id}",
-                     f"m2@truong.edu.vn,Hai,student,{other.id}",
-                     f"m3@truong.edu.vn,Ba,admin,{mine.id}")
-    body = client.post("/api/v1/users/import", headers=token_for(client, manager.email),
-                       files={"file": ("u.csv", data)}).json()
+    data = csv_bytes(
+        f"m1@truong.edu.vn,Một,student,{mine.id}",
+        f"m2@truong.edu.vn,Hai,student,{other.id}",
+        f"m3@truong.edu.vn,Ba,admin,{mine.id}",
+    )
+    body = client.post(
+        "/api/v1/users/import",
+        headers=token_for(client, manager.email),
+        files={"file": ("u.csv", data)},
+    ).json()
     assert [e["line"] for e in body["errors"]] == [3, 4]
     assert body["created"] == 0
 
@@ -144,8 +165,11 @@ def test_school_manager_imports_only_into_their_school(client: TestClient, db: S
 def test_oversize_file_is_413(client: TestClient, db: Session, settings: Settings) -> None:
     admin = make_user(db, settings, role="admin")
     big = HEADER.encode() + b"x" * (10 * 1024 * 1024 + 10)
-    response = client.post("/api/v1/users/import", headers=token_for(client, admin.email),
-                           files={"file": ("big.csv", big)})
+    response = client.post(
+        "/api/v1/users/import",
+        headers=token_for(client, admin.email),
+        files={"file": ("big.csv", big)},
+    )
     assert response.status_code == 413
     assert response.json()["error"] == "payload_too_large"
     missing = client.post("/api/v1/users/import", headers=token_for(client, admin.email))
@@ -153,14 +177,24 @@ def test_oversize_file_is_413(client: TestClient, db: Session, settings: Setting
 
 
 def _hocso(settings: Settings, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "HOCSO_DATABASE_URL": settings.database_url,
-           "HOCSO_DATA_DIR": str(settings.data_dir)}
-    return subprocess.run([sys.executable, "-m", "app.cli", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=120)
+    env = {
+        **os.environ,
+        "HOCSO_DATABASE_URL": settings.database_url,
+        "HOCSO_DATA_DIR": str(settings.data_dir),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
-def test_cli_import_reports_lines_and_writes_links(committed: object, settings: Settings,
-                                                   tmp_path: Path) -> None:
+def test_cli_import_reports_lines_and_writes_links(
+    committed: object, settings: Settings, tmp_path: Path
+) -> None:
     from app.core.db import make_sessionmaker, session_scope
 
     with session_scope(make_sessionmaker(committed)) as session:  # type: ignore[arg-type]

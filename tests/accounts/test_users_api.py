@@ -33,19 +33,24 @@ def setup_schools(db: Session, settings: Settings) -> dict[str, object]:
 
 
 def new_user(org: Organization, **extra: object) -> dict[str, object]:
-    body: dict[str, object] = {"email": "nguyen.van.a@truong.edu.vn",
-                               "full_name": "Nguyễn Văn Ánh", "role": "teacher",
-                               "organization_id": org.id}
+    body: dict[str, object] = {
+        "email": "nguyen.van.a@truong.edu.vn",
+        "full_name": "Nguyễn Văn Ánh",
+        "role": "teacher",
+        "organization_id": org.id,
+    }
     body.update(extra)
     return body
 
 
-def test_admin_creates_a_user_with_a_password(client: TestClient, db: Session,
-                                              settings: Settings) -> None:
+def test_admin_creates_a_user_with_a_password(
+    client: TestClient, db: Session, settings: Settings
+) -> None:
     s = setup_schools(db, settings)
     h = token_for(client, s["admin"].email)  # type: ignore[attr-defined]
-    response = client.post("/api/v1/users", headers=h,
-                           json=new_user(s["a"], password="Mat-khau-moi-1"))  # type: ignore[arg-type]
+    response = client.post(
+        "/api/v1/users", headers=h, json=new_user(s["a"], password="Mat-khau-moi-1")
+    )  # type: ignore[arg-type]
     assert response.status_code == 201, response.text
     body = response.json()
     assert body["full_name"] == "Nguyễn Văn Ánh"
@@ -64,8 +69,9 @@ def test_a_user_without_password_gets_a_one_time_activation_link(
     assert body["activated"] is False
     code = body["activation_url"].rsplit("/", 1)[1]
     # A user without a password cannot sign in.
-    assert client.post("/api/v1/auth/token", data={"username": body["email"],
-                                                  "password": ""}).status_code in (401, 422)
+    assert client.post(
+        "/api/v1/auth/token", data={"username": body["email"], "password": ""}
+    ).status_code in (401, 422)
     done = client.post("/api/v1/auth/activate", json={"code": code, "password": "Rieng-tu-2026"})
     assert done.status_code == 200
     assert done.json()["activated"] is True
@@ -76,21 +82,26 @@ def test_a_user_without_password_gets_a_one_time_activation_link(
     assert forged.status_code == 422
 
 
-def test_duplicate_email_is_409_whatever_the_case(client: TestClient, db: Session,
-                                                  settings: Settings) -> None:
+def test_duplicate_email_is_409_whatever_the_case(
+    client: TestClient, db: Session, settings: Settings
+) -> None:
     s = setup_schools(db, settings)
     h = token_for(client, s["admin"].email)  # type: ignore[attr-defined]
     assert client.post("/api/v1/users", headers=h, json=new_user(s["a"])).status_code == 201  # type: ignore[arg-type]
-    dup = client.post("/api/v1/users", headers=h,
-                      json=new_user(s["b"], email="NGUYEN.VAN.A@truong.edu.vn"))  # type: ignore[arg-type]
+    dup = client.post(
+        "/api/v1/users", headers=h, json=new_user(s["b"], email="NGUYEN.VAN.A@truong.edu.vn")
+    )  # type: ignore[arg-type]
     assert dup.status_code == 409
     assert dup.json()["error"] == "conflict"
-    assert db.scalar(select(func.count(User.id)).where(
-        User.email == "nguyen.van.a@truong.edu.vn")) == 1
+    assert (
+        db.scalar(select(func.count(User.id)).where(User.email == "nguyen.van.a@truong.edu.vn"))
+        == 1
+    )
 
 
-def test_bad_input_is_422_and_creates_nothing(client: TestClient, db: Session,
-                                              settings: Settings) -> None:
+def test_bad_input_is_422_and_creates_nothing(
+    client: TestClient, db: Session, settings: Settings
+) -> None:
     s = setup_schools(db, settings)
     h = token_for(client, s["admin"].email)  # type: ignore[attr-defined]
     before = db.scalar(select(func.count(User.id)))
@@ -109,79 +120,119 @@ def test_bad_input_is_422_and_creates_nothing(client: TestClient, db: Session,
         response = client.post("/api/v1/users", headers=h, json=body)
         assert response.status_code == 422, (body, response.text)
         assert response.json()["error"] == "invalid_input"
-    missing_org = client.post("/api/v1/users", headers=h,
-                              json=new_user(s["a"], organization_id=999999))  # type: ignore[arg-type]
+    missing_org = client.post(
+        "/api/v1/users", headers=h, json=new_user(s["a"], organization_id=999999)
+    )  # type: ignore[arg-type]
     assert missing_org.status_code == 404
-    not_json = client.post("/api/v1/users", headers={**h, "Content-Type": "application/json"},
-                           content=b"{not json")
+    not_json = client.post(
+        "/api/v1/users", headers={**h, "Content-Type": "application/json"}, content=b"{not json"
+    )
     assert not_json.status_code == 422
     assert db.scalar(select(func.count(User.id))) == before
 
 
-def test_students_and_teachers_cannot_manage_users(client: TestClient, db: Session,
-                                                   settings: Settings) -> None:
+def test_students_and_teachers_cannot_manage_users(
+    client: TestClient, db: Session, settings: Settings
+) -> None:
     s = setup_schools(db, settings)
     for who in ("student_a", "teacher_a"):
         h = token_for(client, s[who].email)  # type: ignore[attr-defined]
         assert client.post("/api/v1/users", headers=h, json=new_user(s["a"])).status_code == 403  # type: ignore[arg-type]
         other = s["teacher_b"].id  # type: ignore[attr-defined]
         assert client.get(f"/api/v1/users/{other}", headers=h).status_code == 403
-        assert client.patch(f"/api/v1/users/{other}", headers=h,
-                            json={"full_name": "X"}).status_code == 403
+        assert (
+            client.patch(f"/api/v1/users/{other}", headers=h, json={"full_name": "X"}).status_code
+            == 403
+        )
         assert client.post(f"/api/v1/users/{other}/deactivate", headers=h).status_code == 403
         listing = client.get("/api/v1/users", headers=h).json()
         assert [u["id"] for u in listing["items"]] == [s[who].id]  # type: ignore[attr-defined]
-        assert client.post("/api/v1/users/import", headers=h,
-                           files={"file": ("u.csv", b"email,full_name,role,organization_id\n")}
-                           ).status_code == 403
+        assert (
+            client.post(
+                "/api/v1/users/import",
+                headers=h,
+                files={"file": ("u.csv", b"email,full_name,role,organization_id\n")},
+            ).status_code
+            == 403
+        )
         # Everyone may read themselves.
         me = s[who].id  # type: ignore[attr-defined]
         assert client.get(f"/api/v1/users/{me}", headers=h).status_code == 200
 
 
-def test_school_manager_manages_only_their_own_school(client: TestClient, db: Session,
-                                                      settings: Settings) -> None:
+def test_school_manager_manages_only_their_own_school(
+    client: TestClient, db: Session, settings: Settings
+) -> None:
     s = setup_schools(db, settings)
     h = token_for(client, s["manager_a"].email)  # type: ignore[attr-defined]
     teacher_b = s["teacher_b"].id  # type: ignore[attr-defined]
-    assert client.post("/api/v1/users", headers=h,
-                       json=new_user(s["b"])).status_code == 403  # type: ignore[arg-type]
+    assert client.post("/api/v1/users", headers=h, json=new_user(s["b"])).status_code == 403  # type: ignore[arg-type]
     assert client.get(f"/api/v1/users/{teacher_b}", headers=h).status_code == 403
-    assert client.patch(f"/api/v1/users/{teacher_b}", headers=h,
-                        json={"full_name": "Đổi"}).status_code == 403
+    assert (
+        client.patch(f"/api/v1/users/{teacher_b}", headers=h, json={"full_name": "Đổi"}).status_code
+        == 403
+    )
     assert client.post(f"/api/v1/users/{teacher_b}/deactivate", headers=h).status_code == 403
     assert client.post(f"/api/v1/users/{teacher_b}/activation", headers=h).status_code == 403
-    assert client.get(f"/api/v1/users?organization_id={s['b'].id}",  # type: ignore[attr-defined]
-                      headers=h).status_code == 403
+    assert (
+        client.get(
+            f"/api/v1/users?organization_id={s['b'].id}",  # type: ignore[attr-defined]
+            headers=h,
+        ).status_code
+        == 403
+    )
     # Own school: create a teacher, but never an admin; cannot move a user to school B.
     ok = client.post("/api/v1/users", headers=h, json=new_user(s["a"]))  # type: ignore[arg-type]
     assert ok.status_code == 201
-    assert client.post("/api/v1/users", headers=h, json=new_user(
-        s["a"], email="sep@truong.edu.vn", role="admin")).status_code == 403  # type: ignore[arg-type]
+    assert (
+        client.post(
+            "/api/v1/users",
+            headers=h,
+            json=new_user(s["a"], email="sep@truong.edu.vn", role="admin"),
+        ).status_code
+        == 403
+    )  # type: ignore[arg-type]
     teacher_a = s["teacher_a"].id  # type: ignore[attr-defined]
-    assert client.patch(f"/api/v1/users/{teacher_a}", headers=h,
-                        json={"organization_id": s["b"].id}).status_code == 403  # type: ignore[attr-defined]
-    assert client.patch(f"/api/v1/users/{teacher_a}", headers=h,
-                        json={"role": "school_manager"}).status_code == 403
+    assert (
+        client.patch(
+            f"/api/v1/users/{teacher_a}", headers=h, json={"organization_id": s["b"].id}
+        ).status_code
+        == 403
+    )  # type: ignore[attr-defined]
+    assert (
+        client.patch(
+            f"/api/v1/users/{teacher_a}", headers=h, json={"role": "school_manager"}
+        ).status_code
+        == 403
+    )
     listing = client.get("/api/v1/users", headers=h).json()
     assert {u["organization_id"] for u in listing["items"]} == {s["a"].id}  # type: ignore[attr-defined]
     db.refresh(s["teacher_b"])
     assert s["teacher_b"].full_name != "Đổi"  # type: ignore[attr-defined]
 
 
-def test_list_searches_filters_and_paginates(client: TestClient, db: Session,
-                                             settings: Settings) -> None:
+def test_list_searches_filters_and_paginates(
+    client: TestClient, db: Session, settings: Settings
+) -> None:
     s = setup_schools(db, settings)
     for i in range(12):
-        make_user(db, settings, organization=s["b"], full_name=f"Trần Văn Học {i:02d}",  # type: ignore[arg-type]
-                  role="student", password=None)
+        make_user(
+            db,
+            settings,
+            organization=s["b"],
+            full_name=f"Trần Văn Học {i:02d}",  # type: ignore[arg-type]
+            role="student",
+            password=None,
+        )
     h = token_for(client, s["admin"].email)  # type: ignore[attr-defined]
     page1 = client.get("/api/v1/users?q=học&limit=5&offset=0", headers=h).json()
     page3 = client.get("/api/v1/users?q=học&limit=5&offset=10", headers=h).json()
     assert page1["total"] == page3["total"] == 12
     assert len(page1["items"]) == 5 and len(page3["items"]) == 2
-    by_org = client.get(f"/api/v1/users?organization_id={s['commune'].id}&role=student",  # type: ignore[attr-defined]
-                        headers=h).json()
+    by_org = client.get(
+        f"/api/v1/users?organization_id={s['commune'].id}&role=student",  # type: ignore[attr-defined]
+        headers=h,
+    ).json()
     assert by_org["total"] == 13  # the tree below the commune: 12 in B + 1 in A
     assert client.get("/api/v1/users?limit=0", headers=h).status_code == 422
     assert client.get("/api/v1/users?limit=abc", headers=h).status_code == 422
@@ -195,8 +246,11 @@ def test_update_and_deactivate(client: TestClient, db: Session, settings: Settin
     h = token_for(client, s["admin"].email)  # type: ignore[attr-defined]
     teacher = s["teacher_a"]
     teacher_headers = token_for(client, teacher.email)  # type: ignore[attr-defined]
-    changed = client.patch(f"/api/v1/users/{teacher.id}", headers=h,  # type: ignore[attr-defined]
-                           json={"full_name": "Lê Thị Mai", "role": "author"})
+    changed = client.patch(
+        f"/api/v1/users/{teacher.id}",
+        headers=h,  # type: ignore[attr-defined]
+        json={"full_name": "Lê Thị Mai", "role": "author"},
+    )
     assert changed.status_code == 200
     assert changed.json()["full_name"] == "Lê Thị Mai"
     assert changed.json()["role"] == "author"
@@ -211,8 +265,9 @@ def test_update_and_deactivate(client: TestClient, db: Session, settings: Settin
     assert client.patch("/api/v1/users/999999", headers=h, json={}).status_code == 404
 
 
-def test_concurrent_creates_of_one_email_make_one_user(committed: Engine,
-                                                       settings: Settings) -> None:
+def test_concurrent_creates_of_one_email_make_one_user(
+    committed: Engine, settings: Settings
+) -> None:
     from app.core.db import make_sessionmaker, session_scope
 
     factory = make_sessionmaker(committed)
@@ -226,8 +281,15 @@ def test_concurrent_creates_of_one_email_make_one_user(committed: Engine,
         barrier.wait()
         try:
             with session_scope(factory) as session:
-                service.create_user(session, settings, None, email="dua@truong.edu.vn",
-                                    full_name="Đua", role="teacher", organization_id=org_id)
+                service.create_user(
+                    session,
+                    settings,
+                    None,
+                    email="dua@truong.edu.vn",
+                    full_name="Đua",
+                    role="teacher",
+                    organization_id=org_id,
+                )
             outcomes.append("created")
         except Conflict:
             outcomes.append("conflict")
@@ -241,5 +303,7 @@ def test_concurrent_creates_of_one_email_make_one_user(committed: Engine,
         t.join()
     assert outcomes.count("created") == 1, outcomes
     with session_scope(factory) as session:
-        assert session.scalar(select(func.count(User.id)).where(
-            User.email == "dua@truong.edu.vn")) == 1
+        assert (
+            session.scalar(select(func.count(User.id)).where(User.email == "dua@truong.edu.vn"))
+            == 1
+        )

@@ -44,8 +44,7 @@ def throwaway_postgres(dbname: str = "hocso_test") -> Iterator[str]:
     bindir = find_bindir()
     if bindir is None:
         raise RuntimeError(
-            "PostgreSQL server binaries not found: install Debian's 'postgresql' "
-            "(make system-deps)"
+            "PostgreSQL server binaries not found: install Debian's 'postgresql' (make system-deps)"
         )
     if os.geteuid() == 0:
         subprocess.run(["id", "postgres"], check=True, capture_output=True)
@@ -58,8 +57,18 @@ def throwaway_postgres(dbname: str = "hocso_test") -> Iterator[str]:
     try:
         subprocess.run(
             _as_postgres(
-                [str(bindir / "initdb"), "-D", str(datadir), "-U", "postgres",
-                 "--auth=trust", "-E", "UTF8", "--no-locale", "--no-sync"]
+                [
+                    str(bindir / "initdb"),
+                    "-D",
+                    str(datadir),
+                    "-U",
+                    "postgres",
+                    "--auth=trust",
+                    "-E",
+                    "UTF8",
+                    "--no-locale",
+                    "--no-sync",
+                ]
             ),
             **run,  # type: ignore[arg-type]
         )
@@ -70,17 +79,41 @@ def throwaway_postgres(dbname: str = "hocso_test") -> Iterator[str]:
         )
         subprocess.run(
             _as_postgres(
-                [str(bindir / "pg_ctl"), "-D", str(datadir), "-o", options, "-w", "-t", "30",
-                 "-l", str(datadir / "server.log"), "start"]
+                [
+                    str(bindir / "pg_ctl"),
+                    "-D",
+                    str(datadir),
+                    "-o",
+                    options,
+                    "-w",
+                    "-t",
+                    "30",
+                    "-l",
+                    str(datadir / "server.log"),
+                    "start",
+                ]
             ),
             **run,  # type: ignore[arg-type]
         )
         deadline = time.monotonic() + 30
         while True:
             probe = subprocess.run(
-                [str(bindir / "psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres",
-                 "-d", "postgres", "-c", f"CREATE DATABASE {dbname}"],
-                cwd="/", capture_output=True, text=True,
+                [
+                    str(bindir / "psql"),
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(port),
+                    "-U",
+                    "postgres",
+                    "-d",
+                    "postgres",
+                    "-c",
+                    f"CREATE DATABASE {dbname}",
+                ],
+                cwd="/",
+                capture_output=True,
+                text=True,
             )
             if probe.returncode == 0:
                 break
@@ -91,6 +124,7 @@ def throwaway_postgres(dbname: str = "hocso_test") -> Iterator[str]:
     finally:
         subprocess.run(
             _as_postgres([str(bindir / "pg_ctl"), "-D", str(datadir), "-m", "immediate", "stop"]),
-            cwd="/", capture_output=True,
+            cwd="/",
+            capture_output=True,
         )
         shutil.rmtree(datadir, ignore_errors=True)

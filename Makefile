@@ -1,0 +1,76 @@
+# HọcSố — the two commands are `make run` and `make test`.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+export HOCSO_DATA_DIR ?= ./var
+
+.PHONY: run test venv lint format typecheck layers compose check-migrations pytest pytest-pg \
+        e2e system-deps bench messages clean
+
+$(STAMP): pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## make run: install, migrate, load demo data and serve on http://127.0.0.1:8000
+run: $(STAMP)
+	$(BIN)/hocso migrate
+	$(BIN)/hocso demo
+	@echo "Serving on http://127.0.0.1:8000  (API docs: http://127.0.0.1:8000/docs)"
+	$(BIN)/hocso serve --host 127.0.0.1 --port 8000
+
+## make test: lint, types, layers, compose file, migrations, the suite on SQLite and PostgreSQL
+test: $(STAMP) system-deps lint typecheck layers compose check-migrations pytest pytest-pg
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+layers: $(STAMP)
+	$(BIN)/lint-imports
+
+compose:
+	scripts/validate-compose.sh
+
+check-migrations: $(STAMP)
+	rm -rf var/check-migrations
+	HOCSO_DATA_DIR=var/check-migrations $(BIN)/hocso migrate >/dev/null
+	HOCSO_DATA_DIR=var/check-migrations $(BIN)/alembic check
+	rm -rf var/check-migrations
+
+pytest: $(STAMP)
+	HOCSO_TEST_DB=sqlite $(BIN)/pytest -q
+
+pytest-pg: $(STAMP)
+	HOCSO_TEST_DB=postgresql $(BIN)/pytest -q -m "not e2e"
+
+e2e: $(STAMP)
+	$(BIN)/pytest -q -m e2e
+
+## Debian packages the tests need (PostgreSQL server, Chromium, docker-compose for validation)
+system-deps:
+	scripts/ensure-system-deps.sh
+
+bench: $(STAMP)
+	$(BIN)/python bench/import_users.py
+
+messages: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k _ -k gettext -k ngettext:1,2 --no-location \
+	    --sort-output -o app/locale/messages.pot .
+	$(BIN)/pybabel update -i app/locale/messages.pot -d app/locale --no-fuzzy-matching
+
+clean:
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache
