@@ -53,7 +53,8 @@ def test_import_with_bom_and_vietnamese_names(
     names = set(db.scalars(select(User.full_name).where(User.organization_id == school.id)))
     assert {"Nguyễn Thị Ánh Dương", "Đặng Văn Bình", "Lò Văn Cường"} <= names
     cuong = db.scalar(select(User).where(User.email == "hs.cuong@truong.edu.vn"))
-    assert cuong is not None and cuong.password_hash is None  # nobody's password was hashed
+    assert cuong is not None
+    assert cuong.password_hash is None
     # The activation link lets the user choose a password, then sign in.
     link = next(
         a["activation_url"] for a in body["activations"] if a["email"] == "hs.cuong@truong.edu.vn"
@@ -137,7 +138,8 @@ def test_malformed_files(db: Session, settings: Settings) -> None:
     for data, line in cases.items():
         result = import_users(db, settings, None, data)
         assert result.created == 0
-        assert result.errors and result.errors[0].line == line, (data, result.errors)
+        assert result.errors, data
+        assert result.errors[0].line == line, (data, result.errors)
     assert db.scalar(select(func.count(User.id)).where(User.email == "a@truong.edu.vn")) == 0
 
 
@@ -208,7 +210,8 @@ def test_cli_import_reports_lines_and_writes_links(
     good = tmp_path / "good.csv"
     good.write_bytes(csv_bytes(f"cli@truong.edu.vn,Nguyễn CLI,teacher,{school_id}", bom=True))
     dry = _hocso(settings, "import-users", str(good), "--dry-run", cwd=tmp_path)
-    assert dry.returncode == 0 and "would create 1" in dry.stdout
+    assert dry.returncode == 0
+    assert "would create 1" in dry.stdout
     done = _hocso(settings, "import-users", str(good), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "created 1" in done.stdout
@@ -217,4 +220,5 @@ def test_cli_import_reports_lines_and_writes_links(
     again = _hocso(settings, "import-users", str(good), cwd=tmp_path)
     assert "created 0, skipped 1" in again.stdout
     missing = _hocso(settings, "import-users", str(tmp_path / "nope.csv"), cwd=tmp_path)
-    assert missing.returncode == 1 and "no such file" in missing.stderr
+    assert missing.returncode == 1
+    assert "no such file" in missing.stderr

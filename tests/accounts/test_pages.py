@@ -56,7 +56,8 @@ def test_sign_in_sets_a_fresh_http_only_session(
         for c in response.headers.get_list("set-cookie")  # type: ignore[attr-defined]
         if c.startswith("hocso_session=")
     )
-    assert "HttpOnly" in cookie and "SameSite=lax" in cookie
+    assert "HttpOnly" in cookie
+    assert "SameSite=lax" in cookie
     raw = cookie.split(";")[0].split("=", 1)[1]
     assert raw != "planted-by-attacker"
     assert db.get(WebSession, digest(raw)) is not None
@@ -314,7 +315,8 @@ def test_change_password_page(page_login: Login, db: Session, settings: Settings
 
 def test_language_switch_is_remembered(client: TestClient) -> None:
     english = client.get("/login?lang=en")
-    assert '<html lang="en"' in english.text and "Sign in" in english.text
+    assert '<html lang="en"' in english.text
+    assert "Sign in" in english.text
     assert '<html lang="en"' in client.get("/login").text
     assert '<html lang="vi"' in client.get("/login?lang=vi").text
     assert '<html lang="vi"' in client.get("/login?lang=xx").text

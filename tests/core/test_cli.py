@@ -29,7 +29,8 @@ def test_migrate_demo_and_create_admin_on_a_fresh_sqlite_instance(tmp_path: Path
     assert hocso(tmp_path, "migrate").returncode == 0
     first = hocso(tmp_path, "demo")
     assert first.returncode == 0, first.stderr
-    assert "admin@tancuong.edu.vn" in first.stdout and "HocSo@2026" in first.stdout
+    assert "admin@tancuong.edu.vn" in first.stdout
+    assert "HocSo@2026" in first.stdout
     second = hocso(tmp_path, "demo")
     assert "(0 new records)" in second.stdout  # idempotent
     engine = create_engine(f"sqlite:///{tmp_path / 'hocso.db'}")
@@ -86,9 +87,12 @@ def test_user_mistakes_print_one_line_and_exit_non_zero(tmp_path: Path) -> None:
 def test_an_unmigrated_database_and_a_bad_setting_are_clear(tmp_path: Path) -> None:
     result = hocso(tmp_path, "demo")
     assert result.returncode == 1
-    assert "hocso migrate" in result.stderr and "Traceback" not in result.stderr
+    assert "hocso migrate" in result.stderr
+    assert "Traceback" not in result.stderr
     bad = hocso(tmp_path, "demo", HOCSO_MAX_UPLOAD_MB="lots")
     assert bad.returncode == 1
-    assert "max_upload_mb" in bad.stderr and "Traceback" not in bad.stderr
+    assert "max_upload_mb" in bad.stderr
+    assert "Traceback" not in bad.stderr
     prod = hocso(tmp_path, "migrate", HOCSO_ENV="production")
-    assert prod.returncode == 1 and "HOCSO_SECRET_KEY" in prod.stderr
+    assert prod.returncode == 1
+    assert "HOCSO_SECRET_KEY" in prod.stderr
