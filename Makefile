@@ -68,8 +68,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/import_users.py
 
 messages: $(STAMP)
-	$(BIN)/pybabel extract -F babel.cfg -k _ -k gettext -k ngettext:1,2 --no-location \
-	    --sort-output -o app/locale/messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg -k _ -k gettext -k ngettext:1,2 -k N_ \
+	    --no-location --no-wrap --sort-output --project HọcSố --version 0.1.0 -o app/locale/messages.pot .
 	$(BIN)/pybabel update -i app/locale/messages.pot -d app/locale --no-fuzzy-matching
 
 clean:

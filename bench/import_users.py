@@ -109,8 +109,8 @@ def main() -> None:
         with engine.begin() as conn:
             conn.execute(
                 text(
-                    "INSERT INTO accounts_user (email, full_name, role, organization_id, is_active, "
-                    "token_version, created_at, updated_at) VALUES "
+                    "INSERT INTO accounts_user (email, full_name, role, organization_id, "
+                    "is_active, token_version, created_at, updated_at) VALUES "
                     "(:email, :full_name, :role, :org, true, 0, :now, :now)"
                 ),
                 rows,

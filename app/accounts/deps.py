@@ -3,6 +3,7 @@ pages. Other packages use the ``Annotated`` aliases defined here."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -28,9 +29,25 @@ def api_user(
     return auth.user_from_token(session, settings, token)
 
 
+@dataclass(frozen=True)
+class Viewer:
+    """What templates show of the signed-in user. A plain snapshot, not the ORM object: an
+    error page renders after the request's session has rolled back and closed."""
+
+    id: int
+    full_name: str
+    role: str
+    organization_id: int
+    organization_name: str
+
+
 def page_user_optional(request: Request, session: SessionDep) -> User | None:
     user = auth.user_from_web_session(session, request.cookies.get(SESSION_COOKIE))
-    request.state.user = user
+    request.state.user = (
+        Viewer(user.id, user.full_name, user.role, user.organization_id, user.organization.name)
+        if user is not None
+        else None
+    )
     return user
 
 

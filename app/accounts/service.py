@@ -24,6 +24,7 @@ from app.accounts.models import (
 )
 from app.core.config import Settings
 from app.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from app.core.i18n import N_
 from app.core.i18n import gettext as _
 from app.core.security import hash_password
 
@@ -32,6 +33,12 @@ MAX_EMAIL = 254
 MIN_PASSWORD = 8
 MAX_PASSWORD = 128
 ROLES = tuple(r.value for r in Role)
+# Kind names as they appear inside sentences ("A school must belong to a commune.").
+KIND_NAMES = {
+    OrgKind.province: N_("province"),
+    OrgKind.commune: N_("commune"),
+    OrgKind.school: N_("school"),
+}
 
 
 # --- Validation shared by the API, the pages and the CSV import ---------------------------
@@ -158,7 +165,9 @@ def _check_placement(
         raise InvalidInput(_("Parent organisation {id} does not exist.").format(id=parent_id))
     if parent.kind != expected:
         raise InvalidInput(
-            _("A {kind} must belong to a {parent}.").format(kind=_(kind.value), parent=_(expected))
+            _("A {kind} must belong to a {parent}.").format(
+                kind=_(KIND_NAMES[kind]), parent=_(KIND_NAMES[expected])
+            )
         )
 
 

@@ -63,6 +63,11 @@ def ngettext(singular: str, plural: str, n: int) -> str:
 _ = gettext
 
 
+def N_(message: str) -> str:
+    """Mark a string for extraction without translating it yet (translated where shown)."""
+    return message
+
+
 def format_datetime(value: datetime | None) -> str:
     """dd/mm/yyyy HH:MM in the configured time zone (Vietnamese and English alike)."""
     if value is None:

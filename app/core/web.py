@@ -24,6 +24,7 @@ from app import __version__
 from app.core import i18n
 from app.core.config import PROJECT_ROOT, Settings
 from app.core.errors import AppError, CSRFFailed, NotAuthenticated
+from app.core.i18n import N_
 from app.core.i18n import gettext as _
 from app.core.security import csrf_token, csrf_valid, new_secret, sign, unsign
 
@@ -285,18 +286,18 @@ def _sets_cookie(headers: MutableHeaders, name: str) -> bool:
 # --- Errors: one handler, JSON under /api, an HTML page elsewhere -------------------------
 
 _TITLES = {
-    400: "Bad request",
-    401: "Please sign in",
-    403: "Access denied",
-    404: "Page not found",
-    405: "Method not allowed",
-    409: "Conflict",
-    413: "File too large",
-    415: "Unsupported file type",
-    422: "Invalid data",
-    429: "Too many attempts",
-    500: "Something went wrong",
-    503: "Service unavailable",
+    400: N_("Bad request"),
+    401: N_("Please sign in"),
+    403: N_("Access denied"),
+    404: N_("Page not found"),
+    405: N_("Method not allowed"),
+    409: N_("Conflict"),
+    413: N_("File too large"),
+    415: N_("Unsupported file type"),
+    422: N_("Invalid data"),
+    429: N_("Too many attempts"),
+    500: N_("Something went wrong"),
+    503: N_("Service unavailable"),
 }
 
 
@@ -312,7 +313,7 @@ def error_response(request: Request, exc: AppError) -> Response:
 def _error_page(
     request: Request, status: int, detail: str, headers: dict[str, str] | None = None
 ) -> Response:
-    title = _(_TITLES.get(status, "Error"))
+    title = _(_TITLES.get(status, N_("Error")))
     if not hasattr(request.state, "csrf_seed"):
         request.state.csrf_seed = request.cookies.get(CSRF_COOKIE) or new_secret(24)
     try:

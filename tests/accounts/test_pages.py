@@ -133,6 +133,9 @@ def test_students_get_a_403_page_on_admin_pages(
         response = c.get(path)
         assert response.status_code == 403, path
         assert "text/html" in response.headers["content-type"]
+        # The full page frame, signed-in menu included, even after the rollback.
+        assert student.full_name in response.text
+        assert "Không có quyền truy cập" in response.text
 
 
 def test_admin_creates_an_organisation_and_a_user_through_pages(
