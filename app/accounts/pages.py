@@ -14,6 +14,7 @@ from app.accounts.api import MAX_IMPORT_BYTES, activation_url, client_ip
 from app.accounts.deps import CSRFChecked, OptionalPageUser, PageUser
 from app.accounts.importer import HEADER, import_users
 from app.accounts.models import Organization, OrgKind, Role, SchoolLevel, User
+from app.core.config import Settings
 from app.core.db import SessionDep, SettingsDep
 from app.core.errors import (
     AppError,
@@ -31,6 +32,7 @@ from app.core.web import (
     render,
     rotate_csrf_seed,
     safe_next,
+    set_cookie,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -87,15 +89,7 @@ def login(
     auth.end_web_session(session, request.cookies.get(SESSION_COOKIE))
     raw = auth.start_web_session(session, settings, result.user)
     response = redirect(request, safe_next(next))
-    response.set_cookie(
-        SESSION_COOKIE,
-        raw,
-        httponly=True,
-        samesite="lax",
-        path="/",
-        secure=settings.secure_cookies,
-        max_age=settings.session_ttl_hours * 3600,
-    )
+    set_session_cookie(response, request, settings, raw)
     rotate_csrf_seed(response, request)
     return response
 
@@ -157,6 +151,10 @@ def activate(
     return redirect(request, "/login", message=_("Your password is set. You can now sign in."))
 
 
+def set_session_cookie(response: Response, request: Request, settings: Settings, raw: str) -> None:
+    set_cookie(response, request, SESSION_COOKIE, raw, max_age=settings.session_ttl_hours * 3600)
+
+
 # --- Home and own account -----------------------------------------------------------------
 
 
@@ -214,15 +212,7 @@ def password_change(
     # Changing the password ends every session, this one too: start a fresh one.
     raw = auth.start_web_session(session, settings, user)
     response = redirect(request, "/", message=_("Your password has been changed."))
-    response.set_cookie(
-        SESSION_COOKIE,
-        raw,
-        httponly=True,
-        samesite="lax",
-        path="/",
-        secure=settings.secure_cookies,
-        max_age=settings.session_ttl_hours * 3600,
-    )
+    set_session_cookie(response, request, settings, raw)
     return response
 
 

@@ -107,6 +107,23 @@ def _with_query(request: Request, **params: Any) -> str:
     return f"{request.url.path}?{urlencode(query)}"
 
 
+def set_cookie(
+    response: Response, request: Request, name: str, value: str, *, max_age: int | None = None
+) -> None:
+    """HttpOnly, SameSite=Lax, and Secure when configured or when the request came over HTTPS
+    (behind a proxy, uvicorn's --forwarded-allow-ips makes the scheme trustworthy)."""
+    settings: Settings = request.app.state.settings
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=settings.secure_cookies or request.url.scheme == "https",
+    )
+
+
 # --- Flash messages (a signed cookie: no server state, works across processes) ------------
 
 
@@ -116,9 +133,7 @@ def flash(response: Response, request: Request, message: str, level: str = "succ
     pending.append([level, message])
     request.state.pending_flashes = pending
     value = sign(settings, json.dumps(pending, ensure_ascii=True))
-    response.set_cookie(
-        FLASH_COOKIE, value, httponly=True, samesite="lax", path="/", secure=settings.secure_cookies
-    )
+    set_cookie(response, request, FLASH_COOKIE, value)
 
 
 def read_flashes(request: Request) -> list[tuple[str, str]]:
@@ -202,12 +217,9 @@ async def csrf_protect(request: Request) -> None:
 
 def rotate_csrf_seed(response: Response, request: Request) -> None:
     """A new seed at sign-in and sign-out: tokens rendered before stop working."""
-    settings: Settings = request.app.state.settings
     seed = new_secret(24)
     request.state.csrf_seed = seed
-    response.set_cookie(
-        CSRF_COOKIE, seed, httponly=True, samesite="lax", path="/", secure=settings.secure_cookies
-    )
+    set_cookie(response, request, CSRF_COOKIE, seed)
 
 
 # --- Middleware: locale, CSRF seed, security headers --------------------------------------
@@ -238,7 +250,8 @@ class WebMiddleware:
         scope.setdefault("state", {})
         scope["state"]["csrf_seed"] = seed or new_seed
         path: str = scope["path"]
-        secure = "; Secure" if self.settings.secure_cookies else ""
+        https = self.settings.secure_cookies or scope.get("scheme") == "https"
+        secure = "; Secure" if https else ""
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -250,7 +263,7 @@ class WebMiddleware:
                     "Content-Security-Policy",
                     DOCS_CSP if path in ("/docs", "/redoc") else CSP,
                 )
-                if self.settings.secure_cookies:
+                if https:
                     headers.setdefault("Strict-Transport-Security", "max-age=31536000")
                 if (
                     not is_api_path(path)

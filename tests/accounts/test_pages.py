@@ -323,3 +323,20 @@ def test_language_switch_is_remembered(client: TestClient) -> None:
     assert '<html lang="en"' in client.get("/login").text
     assert '<html lang="vi"' in client.get("/login?lang=vi").text
     assert '<html lang="vi"' in client.get("/login?lang=xx").text
+
+
+def test_cookies_are_secure_over_https(
+    app: object, db: Session, settings: Settings, client: TestClient
+) -> None:
+    user = make_user(db, settings)
+    with TestClient(client.app, base_url="https://testserver") as https:
+        token = csrf_from(https.get("/login").text)
+        response = https.post(
+            "/login",
+            data={"email": user.email, "password": PASSWORD, "csrf_token": token},
+            follow_redirects=False,
+        )
+    cookies = response.headers.get_list("set-cookie")
+    session_cookie = next(c for c in cookies if c.startswith("hocso_session="))
+    assert "Secure" in session_cookie
+    assert "Strict-Transport-Security" in response.headers
