@@ -9,6 +9,11 @@ compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v docker-compose >/dev/null || missing+=(docker-compose)
 
+# initdb refuses to run as root: the throwaway test servers run as the postgres user.
+if [ "$(id -u)" -eq 0 ] && ! id postgres >/dev/null 2>&1; then
+  useradd --system --home-dir /var/lib/postgresql --shell /bin/sh postgres
+fi
+
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
