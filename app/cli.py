@@ -218,12 +218,21 @@ def import_users_cmd(
 
 @cli.command()
 @friendly
-def gc() -> None:
-    """Remove temporary files left by interrupted uploads."""
-    from app.core.storage import collect_garbage
+def gc(
+    grace: Annotated[
+        int, typer.Option(help="Keep files younger than this many seconds (uploads in flight)")
+    ] = 3600,
+) -> None:
+    """Remove temp files of interrupted uploads and stored blobs no version refers to."""
+    from app.core.storage import make_blob_store
+    from app.lcms.service import collect_garbage
 
-    removed = collect_garbage(load_settings())
-    typer.echo(f"Removed {removed} leftover file(s).")
+    settings = load_settings()
+    with unit_of_work(settings) as session:
+        result = collect_garbage(session, make_blob_store(settings), grace_seconds=grace)
+    typer.echo(
+        f"Removed {result.temp_files} temp file(s) and {result.orphan_blobs} orphaned blob(s)."
+    )
 
 
 def main() -> None:

@@ -4,6 +4,9 @@ middleware and the error handlers."""
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -16,16 +19,39 @@ from app import __version__
 from app.accounts import api as accounts_api
 from app.accounts import pages as accounts_pages
 from app.core.config import Settings, get_settings
-from app.core.db import make_engine, make_sessionmaker
-from app.core.storage import check_storage
+from app.core.db import make_engine, make_sessionmaker, session_scope
+from app.core.storage import make_blob_store
 from app.core.web import STATIC_DIR, WebMiddleware, install_error_handlers
+from app.lcms import api as lcms_api
+from app.lcms import pages as lcms_pages
+from app.lcms.service import collect_garbage
 
 log = logging.getLogger("hocso")
 
 
+def _startup_gc(app: FastAPI) -> None:
+    try:
+        with session_scope(app.state.sessionmaker) as session:
+            result = collect_garbage(session, app.state.blob_store)
+        if result.temp_files or result.orphan_blobs:
+            log.info("start-up gc: %s", result)
+    except Exception:
+        log.exception("start-up gc failed")
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.gc_on_startup:
+            # Leftovers of uploads cut off by a crash; in the background, never delaying start.
+            threading.Thread(target=_startup_gc, args=(app,), daemon=True).start()
+        yield
+        engine.dispose()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="HọcSố API",
         version=__version__,
         description="LMS + LCMS for Vietnamese schools. Sign in at POST /api/v1/auth/token.",
@@ -36,12 +62,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.blob_store = store = make_blob_store(settings)
 
     app.add_middleware(WebMiddleware, settings=settings)
     install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(accounts_api.router)
     app.include_router(accounts_pages.router)
+    app.include_router(lcms_api.router)
+    app.include_router(lcms_pages.router)
 
     @app.get("/docs", include_in_schema=False)
     def swagger_ui() -> HTMLResponse:
@@ -66,7 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             log.warning("health: database down: %s", exc.__class__.__name__)
             parts["database"] = "down"
         try:
-            check_storage(settings)
+            store.check()
             parts["storage"] = "ok"
         except Exception as exc:
             log.warning("health: storage down: %s", exc.__class__.__name__)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-import app.accounts.models  # noqa: F401  (registers the tables)
+import app.accounts.models
+import app.lcms.models  # noqa: F401
 from app.core.config import Settings
 from app.core.db import Base, make_engine
 

@@ -17,8 +17,10 @@ from app.accounts.models import Organization
 from app.cli import alembic_config
 from app.core.config import Settings
 from app.core.db import Base, get_session, make_engine
+from app.core.storage import s3_client
 from app.main import create_app
 from tests.support.postgres import throwaway_postgres
+from tests.support.s3 import moto_server
 
 
 @pytest.fixture(scope="session")
@@ -34,13 +36,33 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return Settings(
+def s3_endpoint() -> Iterator[str]:
+    """moto in server mode on a loopback port, for the whole run."""
+    with moto_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(scope="session")
+def settings(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Settings:
+    """Local storage by default; HOCSO_TEST_STORAGE=s3 runs the suite against moto's S3."""
+    storage = os.environ.get("HOCSO_TEST_STORAGE", "local")
+    extra: dict[str, object] = {}
+    if storage == "s3":
+        endpoint = request.getfixturevalue("s3_endpoint")
+        extra = {"storage": "s3", "s3_endpoint_url": endpoint, "s3_bucket": "hocso-test"}
+    settings = Settings(
         env="test",
         database_url=database_url,
         data_dir=tmp_path_factory.mktemp("data"),
         secret_key="test-secret-key-0123456789abcdef0123456789",
+        gc_on_startup=False,
+        **extra,  # type: ignore[arg-type]
     )
+    if storage == "s3":
+        s3_client(settings).create_bucket(Bucket=settings.s3_bucket)
+    return settings
 
 
 @pytest.fixture(scope="session")

@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     s3_region: str = "us-east-1"
     secret_key: str = DEV_SECRET_KEY
     max_upload_mb: int = Field(default=2048, ge=1)
+    # Remove leftovers of interrupted uploads (temp files, unrecorded blobs) at start-up.
+    gc_on_startup: bool = True
     default_locale: Literal["vi", "en"] = "vi"
     timezone: str = "Asia/Ho_Chi_Minh"
     secure_cookies: bool = False

@@ -3,14 +3,10 @@ commits) and driven by Playwright in headless Debian Chromium."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from app.accounts.models import Organization
@@ -19,6 +15,7 @@ from app.cli import alembic_config
 from app.core.config import Settings
 from app.core.db import make_engine, make_sessionmaker, session_scope
 from app.main import create_app
+from tests.support.live import live_server
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -34,12 +31,6 @@ CHROMIUM_ARGS = [
 ADMIN_EMAIL = "admin@e2e.edu.vn"
 ADMIN_PASSWORD = "E2e-Admin-2026"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
@@ -78,20 +69,8 @@ def live_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 @pytest.fixture(scope="session")
 def base_url(live_settings: Settings) -> Iterator[str]:
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(live_settings), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the live server did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with live_server(create_app(live_settings)) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
