@@ -16,7 +16,6 @@ from fastapi import Depends
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
-from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 from starlette.requests import Request
 
@@ -84,8 +83,12 @@ def make_engine(settings: Settings) -> Engine:
             from pathlib import Path
 
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # Pooled connections (the pragmas run once per connection, not once per request).
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 10}, poolclass=NullPool
+            url,
+            connect_args={"check_same_thread": False, "timeout": 10},
+            pool_size=10,
+            max_overflow=20,
         )
         _sqlite_pragmas(engine)
         return engine

@@ -9,8 +9,12 @@ Size limits are enforced while streaming. On any error the temp file is removed.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import hashlib
 import os
+import queue
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,28 +52,99 @@ class Received:
                 self.file.path.unlink()
 
 
+WRITEBACK_BYTES = 32 * 1024 * 1024
+_SYNC_FILE_RANGE_WRITE = 2
+
+
+def _load_sync_file_range() -> Any:
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        function = libc.sync_file_range
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    return function
+
+
+_sync_file_range = _load_sync_file_range()
+
+
+def _start_writeback(fd: int, offset: int, length: int) -> None:
+    """Linux sync_file_range(SYNC_FILE_RANGE_WRITE): start writeback, do not wait."""
+    if _sync_file_range is not None:
+        _sync_file_range(fd, offset, length, _SYNC_FILE_RANGE_WRITE)
+
+
 class _Sink:
-    """The file part: buffered writes and hashing off the event loop."""
+    """The file part. A worker thread writes and hashes while the event loop keeps receiving
+    and parsing (hashlib and file writes release the GIL), so the two overlap on two cores.
+    At most ``QUEUE_BATCHES`` batches of about ``FLUSH_BYTES`` are in flight: memory stays
+    bounded whatever the file size."""
+
+    QUEUE_BATCHES = 4
 
     def __init__(self, store: BlobStore, filename: str) -> None:
         self.fh, self.path = new_temp_file(store)
         self.filename = filename
         self.hasher = hashlib.sha256()
         self.size = 0
-        self.buffer = bytearray()
+        self.pending: list[bytes] = []
+        self.pending_size = 0
+        self.queue: queue.Queue[list[bytes] | None] = queue.Queue(maxsize=self.QUEUE_BATCHES)
+        self.failed: BaseException | None = None
+        self.aborted = threading.Event()
+        self.worker = threading.Thread(target=self._work, name="upload-sink", daemon=True)
+        self.worker.start()
 
-    def _write(self, data: bytes) -> None:
-        self.fh.write(data)
-        self.hasher.update(data)
+    def add(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        self.pending.append(chunk)
+        self.pending_size += len(chunk)
+
+    def _work(self) -> None:
+        written = synced = 0
+        while not self.aborted.is_set():
+            try:
+                batch = self.queue.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            if batch is None:
+                return
+            try:
+                for chunk in batch:
+                    self.fh.write(chunk)
+                    self.hasher.update(chunk)
+                    written += len(chunk)
+                if written - synced >= WRITEBACK_BYTES:
+                    # Start writing the finished part to disk now, so the final fsync has
+                    # little left to wait for (the disk works while the body still arrives).
+                    self.fh.flush()
+                    _start_writeback(self.fh.fileno(), synced, written - synced)
+                    synced = written
+            except BaseException as exc:  # disk full, I/O error: reported by finish()
+                self.failed = exc
+                self.aborted.set()
 
     async def flush(self) -> None:
-        if self.buffer:
-            data = bytes(self.buffer)
-            self.buffer.clear()
-            await anyio.to_thread.run_sync(self._write, data)
+        if not self.pending:
+            return
+        batch, self.pending, self.pending_size = self.pending, [], 0
+        await self._put(batch)
+
+    async def _put(self, item: list[bytes] | None) -> None:
+        if self.failed is not None:
+            raise self.failed
+        try:
+            self.queue.put_nowait(item)
+        except queue.Full:
+            await anyio.to_thread.run_sync(self.queue.put, item)
 
     async def finish(self) -> ReceivedFile:
         await self.flush()
+        await self._put(None)
+        await anyio.to_thread.run_sync(self.worker.join)
+        if self.failed is not None:
+            raise self.failed
 
         def _close() -> None:
             self.fh.flush()
@@ -80,6 +155,8 @@ class _Sink:
         return ReceivedFile(self.path, self.filename, self.size, self.hasher.hexdigest())
 
     def abort(self) -> None:
+        self.aborted.set()
+        self.worker.join(timeout=5)
         with contextlib.suppress(Exception):
             self.fh.close()
         with contextlib.suppress(FileNotFoundError):
@@ -142,11 +219,10 @@ async def receive_multipart(
     def on_part_data(data: bytes, start: int, end: int) -> None:
         chunk = data[start:end]
         if sink is not None and state["name"] == file_field:
-            sink.size += len(chunk)
-            if sink.size > max_bytes:
+            if sink.size + len(chunk) > max_bytes:
                 state["error"] = PayloadTooLarge(_too_large(max_bytes))
                 return
-            sink.buffer += chunk
+            sink.add(chunk)
         else:
             state["value"] += chunk
             if len(state["value"]) > MAX_FIELD_BYTES:
@@ -175,7 +251,7 @@ async def receive_multipart(
             parser.write(chunk)
             if state["error"] is not None:
                 raise state["error"]
-            if sink is not None and len(sink.buffer) >= FLUSH_BYTES:
+            if sink is not None and sink.pending_size >= FLUSH_BYTES:
                 await sink.flush()
             if sink is not None and state["name"] != file_field and received.file is None:
                 received.file = await sink.finish()
