@@ -165,11 +165,19 @@ def create_admin(
 @friendly
 def demo() -> None:
     """Load demo data (idempotent): Tân Cương commune, its schools and users."""
+    from sqlalchemy import select
+
     from app.accounts.demo import DEMO_PASSWORD, load_demo
+    from app.accounts.models import User
+    from app.core.storage import make_blob_store
+    from app.lcms.demo import load_demo as load_demo_content
 
     settings = load_settings()
     with unit_of_work(settings) as session:
         created = load_demo(session, settings)
+        author = session.scalar(select(User).where(User.email == "tacgia@tancuong.edu.vn"))
+        if author is not None:
+            created += load_demo_content(session, make_blob_store(settings), author)
     typer.echo(
         f"Demo data ready ({created} new records). Demo accounts, password '{DEMO_PASSWORD}':"
     )
