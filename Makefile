@@ -55,7 +55,7 @@ pytest: $(STAMP)
 	HOCSO_TEST_DB=sqlite $(BIN)/pytest -q
 
 pytest-pg: $(STAMP)
-	HOCSO_TEST_DB=postgresql $(BIN)/pytest -q -m "not e2e"
+	HOCSO_TEST_DB=postgresql HOCSO_TEST_STORAGE=s3 $(BIN)/pytest -q -m "not e2e" -p no:logging
 
 e2e: $(STAMP)
 	$(BIN)/pytest -q -m e2e

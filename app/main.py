@@ -25,6 +25,7 @@ from app.core.web import STATIC_DIR, WebMiddleware, install_error_handlers
 from app.lcms import api as lcms_api
 from app.lcms import pages as lcms_pages
 from app.lcms.service import collect_garbage
+from app.lms import api as lms_api
 
 log = logging.getLogger("hocso")
 
@@ -64,13 +65,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.blob_store = store = make_blob_store(settings)
 
-    app.add_middleware(WebMiddleware, settings=settings)
+    app.add_middleware(WebMiddleware, settings=settings, media_origin=store.media_origin())
     install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(accounts_api.router)
     app.include_router(accounts_pages.router)
     app.include_router(lcms_api.router)
     app.include_router(lcms_pages.router)
+    app.include_router(lms_api.router)
 
     @app.get("/docs", include_in_schema=False)
     def swagger_ui() -> HTMLResponse:

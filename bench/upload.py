@@ -18,7 +18,6 @@ import os
 import random
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -96,16 +95,39 @@ def main() -> None:
         static_dir.mkdir()
         source = tmp / "video.mp4"
         make_video(source, size)
-        env = {**os.environ, "HOCSO_DATA_DIR": str(data_dir), "HOCSO_MAX_UPLOAD_MB": "4096",
-               "HOCSO_GC_ON_STARTUP": "false"}
-        subprocess.run([sys.executable, "-m", "app.cli", "migrate"], env=env, check=True,
-                       cwd=ROOT, stdout=subprocess.DEVNULL)
-        subprocess.run([sys.executable, "-m", "app.cli", "create-admin", "--email",
-                        "bench@bench.edu.vn", "--password", "Bench-2026!"], env=env, check=True,
-                       cwd=ROOT, stdout=subprocess.DEVNULL)
+        env = {
+            **os.environ,
+            "HOCSO_DATA_DIR": str(data_dir),
+            "HOCSO_MAX_UPLOAD_MB": "4096",
+            "HOCSO_GC_ON_STARTUP": "false",
+        }
+        subprocess.run(
+            [sys.executable, "-m", "app.cli", "migrate"],
+            env=env,
+            check=True,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+        )
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "app.cli",
+                "create-admin",
+                "--email",
+                "bench@bench.edu.vn",
+                "--password",
+                "Bench-2026!",
+            ],
+            env=env,
+            check=True,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+        )
         port = free_port()
-        server = subprocess.Popen([sys.executable, "-c", SERVE, str(port), str(static_dir)],
-                                  env=env, cwd=ROOT)
+        server = subprocess.Popen(
+            [sys.executable, "-c", SERVE, str(port), str(static_dir)], env=env, cwd=ROOT
+        )
         base = f"http://127.0.0.1:{port}"
         try:
             for _ in range(100):
@@ -114,22 +136,37 @@ def main() -> None:
                     break
                 except httpx.TransportError:
                     time.sleep(0.1)
-            token = httpx.post(f"{base}/api/v1/auth/token", data={
-                "username": "bench@bench.edu.vn", "password": "Bench-2026!"}).json()
+            token = httpx.post(
+                f"{base}/api/v1/auth/token",
+                data={"username": "bench@bench.edu.vn", "password": "Bench-2026!"},
+            ).json()
             headers = {"Authorization": f"Bearer {token['access_token']}"}
-            item = httpx.post(f"{base}/api/v1/content", headers=headers, json={
-                "title": "Video bench", "kind": "video"}).json()
+            item = httpx.post(
+                f"{base}/api/v1/content",
+                headers=headers,
+                json={"title": "Video bench", "kind": "video"},
+            ).json()
             upload_url = f"{base}/api/v1/content/{item['id']}/versions"
-            curl = ["curl", "-sS", "-f", "-o", "/dev/null", "-H",
-                    f"Authorization: {headers['Authorization']}",
-                    "-F", f"file=@{source};type=video/mp4", upload_url]
+            curl = [
+                "curl",
+                "-sS",
+                "-f",
+                "-o",
+                "/dev/null",
+                "-H",
+                f"Authorization: {headers['Authorization']}",
+                "-F",
+                f"file=@{source};type=video/mp4",
+                upload_url,
+            ]
 
             # Baselines on the same disk, same run: cp, and cp + fsync (the app fsyncs).
             cp_dst = data_dir / "cp-copy.mp4"
             cp_s = timed(["cp", str(source), str(cp_dst)])
             cp_dst.unlink()
-            cp_sync_s = timed(["dd", f"if={source}", f"of={cp_dst}", "bs=4M", "conv=fsync",
-                               "status=none"])
+            cp_sync_s = timed(
+                ["dd", f"if={source}", f"of={cp_dst}", "bs=4M", "conv=fsync", "status=none"]
+            )
             cp_dst.unlink()
 
             rss_before = rss_kib(server.pid)
@@ -150,14 +187,14 @@ def main() -> None:
             offsets = [rng.randrange(0, size - 1024 * 1024) for _ in range(args.reads)]
             results: dict[str, list[float]] = {"app": [], "static": []}
             with httpx.Client(headers=headers) as client:
-                for name, url in (("static", f"{base}/bench-static/video.mp4"),
-                                  ("app", file_url)):
+                for name, url in (("static", f"{base}/bench-static/video.mp4"), ("app", file_url)):
                     client.get(url, headers={"Range": "bytes=0-1023"})  # warm up
                     for off in offsets:
                         t0 = time.perf_counter()
                         r = client.get(url, headers={"Range": f"bytes={off}-{off + 1048575}"})
                         results[name].append((time.perf_counter() - t0) * 1000)
-                        assert r.status_code == 206 and len(r.content) == 1048576
+                        assert r.status_code == 206
+                        assert len(r.content) == 1048576
         finally:
             server.send_signal(signal.SIGINT)
             server.wait(timeout=20)
@@ -167,17 +204,23 @@ def main() -> None:
     ratio_sync = cp_sync_s / upload_s
     app_p50, app_p95 = percentile(results["app"], 50), percentile(results["app"], 95)
     st_p50, st_p95 = percentile(results["static"], 50), percentile(results["static"], 95)
-    print(f"upload {mib:.0f} MiB: {upload_s:.2f} s ({mib / upload_s:.0f} MiB/s); "
-          f"cp {cp_s:.2f} s ({mib / cp_s:.0f} MiB/s), cp+fsync {cp_sync_s:.2f} s; "
-          f"throughput vs cp {ratio:.2f}× (target ≥ 0.8), vs cp+fsync {ratio_sync:.2f}×")
+    print(
+        f"upload {mib:.0f} MiB: {upload_s:.2f} s ({mib / upload_s:.0f} MiB/s); "
+        f"cp {cp_s:.2f} s ({mib / cp_s:.0f} MiB/s), cp+fsync {cp_sync_s:.2f} s; "
+        f"throughput vs cp {ratio:.2f}× (target ≥ 0.8), vs cp+fsync {ratio_sync:.2f}×"
+    )
     print(f"server peak RSS growth during upload: {peak_growth_mb:.1f} MB (target < 64)")
     print(f"identical re-upload stored {new_bytes} new bytes (target 0)")
-    print(f"{args.reads} random 1 MiB Range reads: app p50 {app_p50:.1f} ms p95 {app_p95:.1f} ms;"
-          f" static p50 {st_p50:.1f} ms p95 {st_p95:.1f} ms")
-    row = (f"| {datetime.now(UTC):%Y-%m-%d} | {mib:.0f} MiB | {upload_s:.2f} s | {cp_s:.2f} s | "
-           f"{cp_sync_s:.2f} s | {ratio:.2f}× / {ratio_sync:.2f}× | {peak_growth_mb:.1f} MB | "
-           f"{new_bytes} | {app_p50:.1f} / {app_p95:.1f} ms | {st_p50:.1f} / {st_p95:.1f} ms | "
-           f"{machine()} |")
+    print(
+        f"{args.reads} random 1 MiB Range reads: app p50 {app_p50:.1f} ms p95 {app_p95:.1f} ms;"
+        f" static p50 {st_p50:.1f} ms p95 {st_p95:.1f} ms"
+    )
+    row = (
+        f"| {datetime.now(UTC):%Y-%m-%d} | {mib:.0f} MiB | {upload_s:.2f} s | {cp_s:.2f} s | "
+        f"{cp_sync_s:.2f} s | {ratio:.2f}× / {ratio_sync:.2f}× | {peak_growth_mb:.1f} MB | "
+        f"{new_bytes} | {app_p50:.1f} / {app_p95:.1f} ms | {st_p50:.1f} / {st_p95:.1f} ms | "
+        f"{machine()} |"
+    )
     out = ROOT / "docs" / "benchmarks.md"
     text = out.read_text(encoding="utf-8")
     marker = "<!-- upload-rows -->"

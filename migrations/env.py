@@ -6,7 +6,8 @@ from alembic import context
 from sqlalchemy import Connection
 
 import app.accounts.models
-import app.lcms.models  # noqa: F401
+import app.lcms.models
+import app.lms.models  # noqa: F401
 from app.core.config import Settings
 from app.core.db import Base, make_engine
 

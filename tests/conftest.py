@@ -18,6 +18,7 @@ from app.cli import alembic_config
 from app.core.config import Settings
 from app.core.db import Base, get_session, make_engine
 from app.core.storage import s3_client
+from app.lcms.models import ContentItem
 from app.main import create_app
 from tests.support.postgres import throwaway_postgres
 from tests.support.s3 import moto_server
@@ -123,6 +124,7 @@ def committed(engine: Engine) -> Iterator[Engine]:
     yield engine
     with engine.begin() as conn:
         conn.execute(Organization.__table__.update().values(parent_id=None))
+        conn.execute(ContentItem.__table__.update().values(published_version_id=None))
         for table in reversed(Base.metadata.sorted_tables):
             conn.execute(table.delete())
 

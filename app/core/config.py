@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     s3_bucket: str = "hocso"
     s3_endpoint_url: str | None = None
     s3_region: str = "us-east-1"
+    # The S3 address browsers use for presigned links, when it differs from the one the app
+    # uses (docker compose: the app talks to http://minio:9000, browsers to localhost:9000).
+    s3_public_endpoint_url: str | None = None
     secret_key: str = DEV_SECRET_KEY
     max_upload_mb: int = Field(default=2048, ge=1)
     # Remove leftovers of interrupted uploads (temp files, unrecorded blobs) at start-up.

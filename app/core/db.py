@@ -7,11 +7,13 @@ end or rolls back on error (see ``session_scope``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import anyio
+import anyio.to_thread
 from fastapi import Depends
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect
@@ -20,6 +22,13 @@ from sqlalchemy.types import TypeDecorator
 from starlette.requests import Request
 
 from app.core.config import Settings
+
+SQLITE_IMMEDIATE = "hocso_sqlite_immediate"
+
+# At most this many requests hold a database session at once; the others wait without taking
+# a worker thread. It stays below the worker-thread limit (40), so a request holding a row lock
+# always finds a thread to finish on, and within the connection pool, so checkout never waits.
+DB_CONCURRENCY = 20
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -72,7 +81,11 @@ def _sqlite_pragmas(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        # A writing request takes the write lock up front (BEGIN IMMEDIATE, waiting up to
+        # busy_timeout): a deferred transaction that read first could not upgrade once another
+        # writer had committed, and SQLite would fail it at once (SQLITE_BUSY_SNAPSHOT).
+        immediate = connection.get_execution_options().get(SQLITE_IMMEDIATE)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def make_engine(settings: Settings) -> Engine:
@@ -95,9 +108,9 @@ def make_engine(settings: Settings) -> Engine:
     return create_engine(
         url,
         pool_pre_ping=True,
-        pool_size=10,
-        max_overflow=10,
-        pool_timeout=5,
+        pool_size=DB_CONCURRENCY,
+        max_overflow=10,  # the command line, start-up gc and health checks
+        pool_timeout=30,
         connect_args={"connect_timeout": 5},
     )
 
@@ -120,10 +133,39 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         session.close()
 
 
-def get_session(request: Request) -> Iterator[Session]:
+# Commits and rollbacks get threads of their own: if they queued behind request handlers for
+# the shared thread pool, handlers waiting for a connection or a row lock could starve the very
+# commits that would release them.
+_finish_limiter: anyio.CapacityLimiter | None = None
+
+
+def _limiter() -> anyio.CapacityLimiter:
+    global _finish_limiter
+    if _finish_limiter is None:
+        _finish_limiter = anyio.CapacityLimiter(64)
+    return _finish_limiter
+
+
+async def get_session(request: Request) -> AsyncIterator[Session]:
     """FastAPI dependency: the request's unit of work (commit at the end, rollback on error)."""
-    with session_scope(request.app.state.sessionmaker) as session:
+    session = request.app.state.sessionmaker()
+    try:
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            await anyio.to_thread.run_sync(begin_write, session, limiter=_limiter())
         yield session
+        await anyio.to_thread.run_sync(session.commit, limiter=_limiter())
+    except BaseException:
+        await anyio.to_thread.run_sync(session.rollback, limiter=_limiter())
+        raise
+    finally:
+        await anyio.to_thread.run_sync(session.close, limiter=_limiter())
+
+
+def begin_write(session: Session) -> None:
+    """Start the session's transaction as a writer (SQLite: BEGIN IMMEDIATE; no-op elsewhere)."""
+    bind = session.get_bind()
+    if bind.dialect.name == "sqlite" and not session.in_transaction():
+        session.connection(execution_options={SQLITE_IMMEDIATE: True})
 
 
 def get_settings_dep(request: Request) -> Settings:
@@ -131,5 +173,9 @@ def get_settings_dep(request: Request) -> Settings:
     return settings
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": the commit happens before the response is sent, so a success answer means
+# the change is stored (and a failed commit is an error the client sees).
+SessionDep = Annotated[
+    Session, Depends(get_session, scope="function", max_concurrency=DB_CONCURRENCY)
+]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]

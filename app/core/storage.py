@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from app.core.config import Settings
 
@@ -70,6 +70,9 @@ class BlobStore(Protocol):
         self, sha256: str, *, filename: str, media_type: str, disposition: str, expires: int
     ) -> str | None:
         """A short-lived direct URL (S3), or None when the app serves the bytes itself."""
+
+    def media_origin(self) -> str | None:
+        """The origin pages must allow for images, media and frames (S3), else None."""
 
     def delete(self, sha256: str) -> None: ...
 
@@ -154,6 +157,9 @@ class LocalBlobStore:
     ) -> str | None:
         return None
 
+    def media_origin(self) -> str | None:
+        return None
+
     def delete(self, sha256: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             self._path(sha256).unlink()
@@ -173,13 +179,16 @@ class LocalBlobStore:
 # --- S3 ------------------------------------------------------------------------------------
 
 
-def s3_client(settings: Settings, **config: Any) -> Any:
+def s3_client(settings: Settings, *, public: bool = False, **config: Any) -> Any:
     import boto3
     from botocore.config import Config
 
+    endpoint = settings.s3_endpoint_url
+    if public and settings.s3_public_endpoint_url:
+        endpoint = settings.s3_public_endpoint_url
     return boto3.client(
         "s3",
-        endpoint_url=settings.s3_endpoint_url,
+        endpoint_url=endpoint,
         region_name=settings.s3_region,
         config=Config(
             signature_version="s3v4",
@@ -200,6 +209,9 @@ class S3BlobStore:
     def __init__(self, settings: Settings) -> None:
         self.bucket = settings.s3_bucket
         self.client = s3_client(settings)
+        self.presigner = (
+            s3_client(settings, public=True) if settings.s3_public_endpoint_url else self.client
+        )
         self.scratch = settings.data_dir
 
     def _key(self, sha256: str) -> str:
@@ -271,7 +283,7 @@ class S3BlobStore:
     def presigned_url(
         self, sha256: str, *, filename: str, media_type: str, disposition: str, expires: int
     ) -> str | None:
-        url: str = self.client.generate_presigned_url(
+        url: str = self.presigner.generate_presigned_url(
             "get_object",
             Params={
                 "Bucket": self.bucket,
@@ -282,6 +294,17 @@ class S3BlobStore:
             ExpiresIn=expires,
         )
         return url
+
+    def media_origin(self) -> str | None:
+        sample = self.presigned_url(
+            "0" * 64,
+            filename="x",
+            media_type="application/octet-stream",
+            disposition="inline",
+            expires=60,
+        )
+        parts = urlsplit(sample or "")
+        return f"{parts.scheme}://{parts.netloc}" if parts.netloc else None
 
     def delete(self, sha256: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=self._key(sha256))

@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -40,10 +41,18 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 TEMPLATE_DIR = PROJECT_ROOT / "templates"
 STATIC_DIR = PROJECT_ROOT / "static"
 
-CSP = (
-    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
-)
+
+def page_csp(media_origin: str | None = None) -> str:
+    """The pages' policy: no inline script or style; media may come from the S3 origin."""
+    extra = f" {media_origin}" if media_origin else ""
+    return (
+        f"default-src 'self'; img-src 'self' data:{extra}; media-src 'self'{extra}; "
+        f"frame-src 'self'{extra}; style-src 'self'; script-src 'self'; object-src 'none'; "
+        "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    )
+
+
+CSP = page_csp()
 # Swagger UI (vendored under /static) needs its inline bootstrap script.
 DOCS_CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
@@ -228,9 +237,10 @@ def rotate_csrf_seed(response: Response, request: Request) -> None:
 class WebMiddleware:
     """Pure ASGI (no BaseHTTPMiddleware) so streaming bodies pass through untouched."""
 
-    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+    def __init__(self, app: ASGIApp, settings: Settings, media_origin: str | None = None) -> None:
         self.app = app
         self.settings = settings
+        self.csp = page_csp(media_origin)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -261,7 +271,7 @@ class WebMiddleware:
                 headers.setdefault("X-Frame-Options", "DENY")
                 headers.setdefault(
                     "Content-Security-Policy",
-                    DOCS_CSP if path in ("/docs", "/redoc") else CSP,
+                    DOCS_CSP if path in ("/docs", "/redoc") else self.csp,
                 )
                 if https:
                     headers.setdefault("Strict-Transport-Security", "max-age=31536000")
@@ -385,11 +395,17 @@ def install_error_handlers(app: FastAPI) -> None:
             )
         return _error_page(request, exc.status_code, _(_TITLES.get(exc.status_code, "Error")))
 
+    @app.exception_handler(SQLAlchemyTimeoutError)
+    async def _pool_timeout(request: Request, exc: SQLAlchemyTimeoutError) -> Response:
+        return await _database(request, exc)
+
     @app.exception_handler(DBAPIError)
-    async def _database(request: Request, exc: DBAPIError) -> Response:
-        # A database that is down or restarting: fail fast with 503, never a traceback.
-        if exc.connection_invalidated or _is_operational(exc):
-            log.warning("database unavailable: %s", exc.__class__.__name__)
+    async def _database(request: Request, exc: Exception) -> Response:
+        # A database that is down, restarting or saturated: 503, never a traceback.
+        if isinstance(exc, SQLAlchemyTimeoutError) or (
+            isinstance(exc, DBAPIError) and (exc.connection_invalidated or _is_operational(exc))
+        ):
+            log.warning("database unavailable: %s", str(exc).splitlines()[0][:200])
             body = {
                 "error": "service_unavailable",
                 "detail": _("The database is unavailable. Please try again shortly."),

@@ -78,7 +78,7 @@ def _store(store: BlobStore, data: bytes) -> str:
     return sha
 
 
-DEMO_ITEMS = (
+DEMO_ITEMS: tuple[tuple[str, str, str, str, list[str], list[str]], ...] = (
     (
         "Sổ tay Chuyển đổi số trong nhà trường",
         "handbook",

@@ -304,14 +304,18 @@ def version_numbers(
             select(ContentVersion.item_id, func.max(ContentVersion.number))
             .where(ContentVersion.item_id.in_(item_ids))
             .group_by(ContentVersion.item_id)
-        ).tuples().all()
+        )
+        .tuples()
+        .all()
     )
     published = dict(
         session.execute(
             select(ContentItem.id, ContentVersion.number)
             .join(ContentVersion, ContentVersion.id == ContentItem.published_version_id)
             .where(ContentItem.id.in_(item_ids))
-        ).tuples().all()
+        )
+        .tuples()
+        .all()
     )
     return {i: (published.get(i), latest.get(i)) for i in item_ids}
 
@@ -557,3 +561,101 @@ def collect_garbage(session: Session, store: BlobStore, *, grace_seconds: int = 
     if batch:
         orphans += flush_batch()
     return GcResult(temp_files=temp, orphan_blobs=orphans)
+
+
+# --- For other packages (courses pin versions by id) ---------------------------------------
+
+
+@dataclass(frozen=True)
+class PinnedVersion:
+    """What a course needs to know about a content version it pins."""
+
+    version_id: int
+    item_id: int
+    item_title: str
+    item_kind: str
+    item_status: str
+    number: int
+    published_number: int | None
+    media_type: str
+    filename: str
+    size: int
+
+
+def resolve_version(session: Session, item_id: int, number: int | None) -> ContentVersion:
+    """The version to pin for a new lesson: ``number``, or the item's published version.
+    Archived items and unpublished versions cannot be added to new lessons."""
+    item = get_item(session, item_id)
+    if item.status == ContentStatus.archived:
+        raise Conflict(_("This library item is archived: it cannot be added to a lesson."))
+    if item.kind == ContentKind.link:
+        raise InvalidInput(_("A link cannot be a lesson's content: upload a file instead."))
+    if number is None:
+        if item.published_version_id is None:
+            raise Conflict(_("This library item has no published version yet."))
+        version = session.get(ContentVersion, item.published_version_id)
+    else:
+        version = session.scalar(
+            select(ContentVersion).where(
+                ContentVersion.item_id == item.id, ContentVersion.number == number
+            )
+        )
+    if version is None:
+        raise NotFound(_("Version {n} of this item does not exist.").format(n=number))
+    return version
+
+
+def was_published(session: Session, version: ContentVersion) -> bool:
+    """Is (or was) ``version`` the published version of its item?"""
+    item = get_item(session, version.item_id)
+    if item.published_version_id == version.id:
+        return True
+    return (
+        session.scalar(
+            select(literal(True))
+            .where(
+                PublishEvent.item_id == version.item_id,
+                PublishEvent.to_version == version.number,
+                PublishEvent.action.in_(
+                    [PublishAction.publish.value, PublishAction.rollback.value]
+                ),
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def pinned_versions(session: Session, version_ids: list[int]) -> dict[int, PinnedVersion]:
+    """Pinned versions with their items and the items' published numbers, in one query."""
+    if not version_ids:
+        return {}
+    published = ContentVersion.__table__.alias("published")
+    rows = session.execute(
+        select(ContentVersion, ContentItem, published.c.number)
+        .join(ContentItem, ContentItem.id == ContentVersion.item_id)
+        .outerjoin(published, published.c.id == ContentItem.published_version_id)
+        .where(ContentVersion.id.in_(set(version_ids)))
+    ).all()
+    return {
+        version.id: PinnedVersion(
+            version_id=version.id,
+            item_id=item.id,
+            item_title=item.title,
+            item_kind=item.kind,
+            item_status=item.status,
+            number=version.number,
+            published_number=pub,
+            media_type=version.media_type,
+            filename=version.filename,
+            size=version.size,
+        )
+        for version, item, pub in rows
+    }
+
+
+def get_version(session: Session, version_id: int) -> ContentVersion:
+    version = session.get(ContentVersion, version_id)
+    if version is None:
+        raise NotFound(_("This content version does not exist."))
+    return version

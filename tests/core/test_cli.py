@@ -42,6 +42,10 @@ def test_migrate_demo_and_create_admin_on_a_fresh_sqlite_instance(tmp_path: Path
         roles = set(conn.scalars(select(User.role)))
         assert roles == {"admin", "school_manager", "author", "teacher", "student"}
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        published = conn.execute(
+            text("SELECT count(*) FROM lcms_content_item WHERE status = 'published'")
+        ).scalar()
+        assert published == 3  # the library is not empty on a fresh `make run`
 
     made = hocso(
         tmp_path,

@@ -24,6 +24,7 @@ def test_healthz_says_which_part_is_down(settings: Settings, tmp_path: Path) -> 
     broken_db = settings.model_copy(
         update={
             "database_url": "postgresql+psycopg://nobody@127.0.0.1:9/none",
+            "storage": "local",
         }
     )
     with TestClient(create_app(broken_db)) as c:
@@ -33,7 +34,7 @@ def test_healthz_says_which_part_is_down(settings: Settings, tmp_path: Path) -> 
     assert response.json()["storage"] == "ok"
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("x")
-    broken_storage = settings.model_copy(update={"data_dir": blocker})
+    broken_storage = settings.model_copy(update={"data_dir": blocker, "storage": "local"})
     with TestClient(create_app(broken_storage)) as c:
         response = c.get("/healthz")
     assert response.status_code == 503
@@ -48,6 +49,10 @@ def test_healthz_on_s3_storage(settings: Settings) -> None:
         with TestClient(create_app(s3)) as c:
             assert c.get("/healthz").json()["storage"] == "down"  # no bucket yet
             s3_client(s3).create_bucket(Bucket="hocso-health")
+            # Pages may show media from the bucket's origin (presigned links), nothing else.
+            csp = c.get("/login").headers["Content-Security-Policy"]
+            assert f"media-src 'self' {endpoint};" in csp
+            assert f"img-src 'self' data: {endpoint};" in csp
             assert c.get("/healthz").json() == {"status": "ok", "database": "ok", "storage": "ok"}
     with TestClient(create_app(s3)) as c:  # the endpoint is gone
         assert c.get("/healthz").status_code == 503

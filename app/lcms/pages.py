@@ -1,0 +1,500 @@
+"""HTML pages of the content library: the studio (authors) and the digital library.
+
+Forms post and redirect (303); errors re-render the form with the error's status. The upload
+route streams the multipart body itself (``receive_version``), so it checks the CSRF token from
+the ``X-CSRF-Token`` header or the ``csrf_token`` query parameter, never from the body."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from app.accounts.deps import CSRFChecked, PageUser
+from app.accounts.models import SchoolLevel, User
+from app.core.db import SessionDep, SettingsDep
+from app.core.errors import AppError, CSRFFailed
+from app.core.i18n import gettext as _
+from app.core.security import csrf_valid
+from app.core.web import CSRF_COOKIE, CSRF_FIELD, Pagination, flash, redirect, render
+from app.lcms import policy, service
+from app.lcms.api import receive_version
+from app.lcms.deps import BlobStoreDep
+from app.lcms.files import version_file_response
+from app.lcms.models import ContentItem, ContentKind, ContentStatus, LabelKind
+from app.lcms.sniff import ACCEPTED, KIND_TYPES
+
+router = APIRouter(include_in_schema=False)
+PAGE_SIZE = 20
+
+KINDS = [k.value for k in ContentKind]
+LEVELS = [lv.value for lv in SchoolLevel]
+STATUSES = [s.value for s in ContentStatus]
+# Extensions a file picker should also offer besides the canonical one.
+EXTENSION_ALIASES = {"jpg": ("jpeg",)}
+# Short names of the accepted media types for the version table, e.g. "PDF".
+TYPE_NAMES = {media_type: s.extension.upper() for media_type, s in ACCEPTED.items()}
+
+Text = Annotated[str, Form(max_length=1000)]
+LongText = Annotated[str, Form(max_length=10000)]
+Levels = Annotated[list[str] | None, Form()]
+
+
+def _done(request: Request, session: Session, url: str, message: str) -> Response:
+    """Redirect with a flash (the session dependency commits before the response is sent)."""
+    return redirect(request, url, message=message)
+
+
+def _author(user: PageUser) -> User:
+    policy.require_author(user)
+    return user
+
+
+AuthorUser = Annotated[User, Depends(_author)]
+
+
+def _choice(value: str | None, allowed: list[str]) -> str | None:
+    return value if value in allowed else None
+
+
+def _split(value: str | None) -> list[str]:
+    """A comma-separated text field as a list (the service drops blanks and duplicates)."""
+    return [part for part in (value or "").split(",") if part.strip()]
+
+
+def _file_url(item_id: int, number: int) -> str:
+    return f"/library/{item_id}/versions/{number}/file"
+
+
+def accept_for_kind(kind: str) -> str:
+    """The ``accept`` attribute of the upload field: the extensions the item's kind allows."""
+    extensions: set[str] = set()
+    for media_type in KIND_TYPES.get(kind, frozenset()):
+        sniffed = ACCEPTED.get(media_type)
+        if sniffed is not None:
+            extensions.add(sniffed.extension)
+            extensions.update(EXTENSION_ALIASES.get(sniffed.extension, ()))
+    return ",".join(f".{ext}" for ext in sorted(extensions))
+
+
+def accepted_names(kind: str) -> str:
+    """Human names of the accepted file types, e.g. "DOCX, ODT, PDF"."""
+    names = {ACCEPTED[t].extension.upper() for t in KIND_TYPES.get(kind, ()) if t in ACCEPTED}
+    return ", ".join(sorted(names))
+
+
+def _form_context() -> dict[str, Any]:
+    return {
+        "kinds": KINDS,
+        "levels": LEVELS,
+        "statuses": STATUSES,
+        "suggested_topics": service.SUGGESTED_TOPICS,
+    }
+
+
+def _item_form(item: ContentItem) -> dict[str, Any]:
+    return {
+        "title": item.title,
+        "kind": item.kind,
+        "description": item.description,
+        "tags": ", ".join(item.values(LabelKind.tag)),
+        "levels": item.values(LabelKind.level),
+        "topics": ", ".join(item.values(LabelKind.topic)),
+        "url": item.url or "",
+    }
+
+
+# --- The digital library (every signed-in user) -------------------------------------------
+
+
+@router.get("/library")
+def library_page(
+    request: Request,
+    session: SessionDep,
+    user: PageUser,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    kind: Annotated[str | None, Query(max_length=50)] = None,
+    level: Annotated[str | None, Query(max_length=50)] = None,
+    topic: Annotated[str | None, Query(max_length=60)] = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Response:
+    kind_filter = _choice(kind, KINDS)
+    level_filter = _choice(level, LEVELS)
+    topic_filter = (topic or "").strip() or None
+    page = service.list_items(
+        session,
+        user,
+        q=q,
+        kind=kind_filter,
+        level=level_filter,
+        topic=topic_filter,
+        library=True,
+        limit=PAGE_SIZE,
+        offset=offset,
+    )
+    return render(
+        request,
+        "lcms/library.html",
+        {
+            "page": page,
+            "pagination": Pagination(total=page.total, limit=PAGE_SIZE, offset=offset),
+            "q": q or "",
+            "kind": kind_filter or "",
+            "level": level_filter or "",
+            "topic": topic_filter or "",
+            "filtered": bool((q or "").strip() or kind_filter or level_filter or topic_filter),
+            **_form_context(),
+        },
+    )
+
+
+@router.get("/library/{item_id}")
+def library_item_page(
+    request: Request, item_id: int, session: SessionDep, user: PageUser
+) -> Response:
+    item = service.get_item_for(session, user, item_id)
+    published, _latest = service.version_numbers(session, [item.id])[item.id]
+    version = None
+    if item.status == ContentStatus.published and published is not None:
+        version = service.get_version_for(session, user, item.id, published)
+    return render(
+        request,
+        "lcms/item.html",
+        {
+            "item": item,
+            # Not "version": base.html shows the app's version under that name.
+            "shown_version": version,
+            "file_url": _file_url(item.id, version.number) if version else None,
+            "is_author": policy.is_author(user),
+        },
+    )
+
+
+@router.get("/library/{item_id}/versions/{number}/file")
+def library_version_file(
+    request: Request,
+    item_id: int,
+    number: int,
+    session: SessionDep,
+    store: BlobStoreDep,
+    user: PageUser,
+    download: bool = False,
+) -> Response:
+    version = service.get_version_for(session, user, item_id, number)
+    return version_file_response(request, store, version, download=download)
+
+
+# --- The studio (authors and administrators) ----------------------------------------------
+
+
+@router.get("/studio")
+def studio_page(
+    request: Request,
+    session: SessionDep,
+    user: AuthorUser,
+    show_all: Annotated[bool, Query(alias="all")] = False,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    status: Annotated[str | None, Query(max_length=20)] = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Response:
+    return _render_studio(
+        request, session, user, show_all=show_all, q=q, status=status, offset=offset
+    )
+
+
+def _render_studio(
+    request: Request,
+    session: Session,
+    user: User,
+    *,
+    show_all: bool = False,
+    q: str | None = None,
+    status: str | None = None,
+    offset: int = 0,
+    status_code: int = 200,
+    **extra: Any,
+) -> Response:
+    status_filter = _choice(status, STATUSES)
+    page = service.list_items(
+        session,
+        user,
+        q=q,
+        status=status_filter,
+        owner_id=None if show_all else user.id,
+        limit=PAGE_SIZE,
+        offset=offset,
+    )
+    return render(
+        request,
+        "lcms/studio.html",
+        {
+            "page": page,
+            "numbers": service.version_numbers(session, [i.id for i in page.items]),
+            "pagination": Pagination(total=page.total, limit=PAGE_SIZE, offset=offset),
+            "show_all": show_all,
+            "q": q or "",
+            "status": status_filter or "",
+            "form": {},
+            **_form_context(),
+            **extra,
+        },
+        status_code=status_code,
+    )
+
+
+@router.post("/studio/items", dependencies=[CSRFChecked])
+def studio_create(
+    request: Request,
+    session: SessionDep,
+    user: AuthorUser,
+    title: Text = "",
+    kind: Annotated[str, Form(max_length=50)] = "",
+    description: LongText = "",
+    tags: Text = "",
+    levels: Levels = None,
+    topics: Text = "",
+    url: Annotated[str, Form(max_length=3000)] = "",
+) -> Response:
+    form = {
+        "title": title,
+        "kind": kind,
+        "description": description,
+        "tags": tags,
+        "levels": levels or [],
+        "topics": topics,
+        "url": url,
+    }
+    try:
+        item = service.create_item(
+            session,
+            user,
+            title=title,
+            kind=kind,
+            description=description,
+            tags=_split(tags),
+            levels=levels or [],
+            topics=_split(topics),
+            url=url if kind == ContentKind.link else None,
+        )
+    except AppError as exc:
+        session.rollback()
+        return _render_studio(
+            request, session, user, status_code=exc.status_code, form=form, error=exc.detail
+        )
+    return _done(
+        request,
+        session,
+        f"/studio/items/{item.id}",
+        _("Item '{title}' created.").format(title=item.title),
+    )
+
+
+def _item_context(session: Session, user: User, item_id: int, **extra: Any) -> dict[str, Any]:
+    item = service.get_item_for(session, user, item_id)
+    versions = service.list_versions(session, user, item.id)
+    published, latest = service.version_numbers(session, [item.id])[item.id]
+    newest = versions[0] if versions else None
+    context: dict[str, Any] = {
+        "item": item,
+        "versions": versions,
+        "events": service.history(session, user, item.id),
+        "published_number": published,
+        "latest_number": latest,
+        "newest": newest,
+        "newest_url": _file_url(item.id, newest.number) if newest else None,
+        "can_edit": policy.is_owner(user, item),
+        "accept": accept_for_kind(item.kind),
+        "accepted_names": accepted_names(item.kind),
+        "type_names": TYPE_NAMES,
+        "form": _item_form(item),
+        **_form_context(),
+    }
+    context.update(extra)
+    return context
+
+
+def _render_item(
+    request: Request,
+    session: Session,
+    user: User,
+    item_id: int,
+    *,
+    status_code: int = 200,
+    **extra: Any,
+) -> Response:
+    settings = request.app.state.settings
+    context = _item_context(session, user, item_id, **extra)
+    context["max_upload_mb"] = settings.max_upload_mb
+    return render(request, "lcms/studio_item.html", context, status_code=status_code)
+
+
+@router.get("/studio/items/{item_id}")
+def studio_item_page(
+    request: Request, item_id: int, session: SessionDep, user: AuthorUser
+) -> Response:
+    return _render_item(request, session, user, item_id)
+
+
+@router.post("/studio/items/{item_id}", dependencies=[CSRFChecked])
+def studio_update(
+    request: Request,
+    item_id: int,
+    session: SessionDep,
+    user: AuthorUser,
+    title: Text = "",
+    description: LongText = "",
+    tags: Text = "",
+    levels: Levels = None,
+    topics: Text = "",
+    url: Annotated[str | None, Form(max_length=3000)] = None,
+) -> Response:
+    item = service.get_item_for(session, user, item_id)
+    form = {
+        "title": title,
+        "kind": item.kind,
+        "description": description,
+        "tags": tags,
+        "levels": levels or [],
+        "topics": topics,
+        "url": url or "",
+    }
+    try:
+        service.update_item(
+            session,
+            user,
+            item_id,
+            title=title,
+            description=description,
+            tags=_split(tags),
+            levels=levels or [],
+            topics=_split(topics),
+            url=url if item.kind == ContentKind.link else None,
+        )
+    except AppError as exc:
+        session.rollback()
+        return _render_item(
+            request,
+            session,
+            user,
+            item_id,
+            status_code=exc.status_code,
+            form=form,
+            error=exc.detail,
+        )
+    return _done(request, session, f"/studio/items/{item_id}", _("Changes saved."))
+
+
+def _wants_json(request: Request) -> bool:
+    return "application/json" in request.headers.get("accept", "")
+
+
+@router.post("/studio/items/{item_id}/versions")
+async def studio_upload(
+    request: Request,
+    item_id: int,
+    session: SessionDep,
+    settings: SettingsDep,
+    store: BlobStoreDep,
+    user: PageUser,
+) -> Response:
+    """The upload, streamed to storage. No ``CSRFChecked``: that would parse the whole body.
+    JSON for studio.js (``Accept: application/json``); a redirect for a plain form post."""
+    wants_json = _wants_json(request)
+    token = request.headers.get("x-csrf-token") or request.query_params.get(CSRF_FIELD)
+    if not csrf_valid(settings, request.cookies.get(CSRF_COOKIE), token):
+        error = CSRFFailed(
+            _("The form has expired or did not come from this site. Please try again.")
+        )
+        if wants_json:
+            return JSONResponse(error.payload(), status_code=error.status_code)
+        raise error
+    try:
+        policy.require_author(user)
+        version = await receive_version(request, session, settings, store, user, item_id)
+    except AppError as exc:
+        await run_in_threadpool(session.rollback)
+        if wants_json:
+            return JSONResponse(exc.payload(), status_code=exc.status_code)
+        if not policy.is_author(user) or exc.status_code == 404:
+            raise  # the error page: there is no studio page to show this user
+        error_status, error_detail = exc.status_code, exc.detail
+        return await run_in_threadpool(
+            lambda: _render_item(
+                request,
+                session,
+                user,
+                item_id,
+                status_code=error_status,
+                upload_error=error_detail,
+            )
+        )
+    message = _("Version {n} uploaded.").format(n=version.number)
+    if wants_json:
+        response = JSONResponse(
+            {"number": version.number, "url": f"/studio/items/{item_id}"}, status_code=201
+        )
+        flash(response, request, message)
+        return response
+    return redirect(request, f"/studio/items/{item_id}", message=message)
+
+
+@router.post("/studio/items/{item_id}/publish", dependencies=[CSRFChecked])
+def studio_publish(
+    request: Request,
+    item_id: int,
+    session: SessionDep,
+    user: AuthorUser,
+    version: Annotated[int, Form(ge=0)] = 0,
+) -> Response:
+    back = f"/studio/items/{item_id}"
+    try:
+        item = service.get_item_for(session, user, item_id)
+        before, _latest = service.version_numbers(session, [item.id])[item.id]
+        was_published = item.status == ContentStatus.published
+        service.publish(session, user, item_id, version=version)
+    except AppError as exc:
+        session.rollback()
+        return redirect(request, back, message=exc.detail, level="error")
+    if item.kind == ContentKind.link:
+        message = _("The link is published.")
+    elif was_published and before == version:
+        message = _("Version {n} is already published.").format(n=version)
+    elif before is not None and version < before:
+        message = _("Rolled back to version {n}.").format(n=version)
+    else:
+        message = _("Version {n} published.").format(n=version)
+    return _done(request, session, back, message)
+
+
+@router.post("/studio/items/{item_id}/archive", dependencies=[CSRFChecked])
+def studio_archive(
+    request: Request, item_id: int, session: SessionDep, user: AuthorUser
+) -> Response:
+    back = f"/studio/items/{item_id}"
+    try:
+        service.archive(session, user, item_id)
+    except AppError as exc:
+        session.rollback()
+        return redirect(request, back, message=exc.detail, level="error")
+    return _done(request, session, back, _("Item archived: it is no longer in the library."))
+
+
+@router.post("/studio/items/{item_id}/restore", dependencies=[CSRFChecked])
+def studio_restore(
+    request: Request, item_id: int, session: SessionDep, user: AuthorUser
+) -> Response:
+    back = f"/studio/items/{item_id}"
+    try:
+        item = service.restore(session, user, item_id)
+    except AppError as exc:
+        session.rollback()
+        return redirect(request, back, message=exc.detail, level="error")
+    message = (
+        _("Item restored: it is back in the library.")
+        if item.status == ContentStatus.published
+        else _("Item restored as a draft.")
+    )
+    return _done(request, session, back, message)

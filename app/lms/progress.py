@@ -1,0 +1,229 @@
+"""Learner progress, lesson and course completion, and certificates.
+
+Progress events are idempotent (the client's ``event_id`` is stored once: a replay changes
+nothing). Percent never moves backwards, the media position is kept for resume, seconds
+accumulate. Course completion and the certificate happen exactly once, enforced by the
+database: a conditional UPDATE sets ``completed_at`` only while it is NULL, and the certificate
+is unique per (user, course).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.accounts.models import Role, User
+from app.core.db import utcnow
+from app.core.errors import InvalidInput, NotFound, PermissionDenied
+from app.core.i18n import gettext as _
+from app.lms import service
+from app.lms.models import (
+    Certificate,
+    Course,
+    Enrollment,
+    EnrollmentStatus,
+    Lesson,
+    LessonKind,
+    LessonProgress,
+    Module,
+    ProgressEvent,
+    ProgressStatus,
+)
+
+MAX_SECONDS_PER_EVENT = 6 * 3600
+
+
+@dataclass(frozen=True)
+class ProgressResult:
+    lesson_status: str
+    lesson_percent: int
+    position_seconds: float
+    course_progress_percent: int
+    course_completed: bool
+    replayed: bool = False
+
+
+def _get_progress(session: Session, user_id: int, lesson: Lesson) -> LessonProgress:
+    progress = session.scalar(
+        select(LessonProgress).where(
+            LessonProgress.user_id == user_id, LessonProgress.lesson_id == lesson.id
+        )
+    )
+    if progress is not None:
+        return progress
+    try:
+        with session.begin_nested():
+            progress = LessonProgress(
+                user_id=user_id, lesson_id=lesson.id, content_version_id=lesson.content_version_id
+            )
+            session.add(progress)
+    except IntegrityError:  # a concurrent event created it first
+        progress = session.scalar(
+            select(LessonProgress).where(
+                LessonProgress.user_id == user_id, LessonProgress.lesson_id == lesson.id
+            )
+        )
+        assert progress is not None
+    return progress
+
+
+def record_progress(
+    session: Session,
+    actor: User,
+    lesson_id: int,
+    *,
+    event_id: str,
+    status: str | None = None,
+    percent: int | None = None,
+    position_seconds: float | None = None,
+    seconds_spent: float | None = None,
+) -> ProgressResult:
+    lesson = service.get_lesson(session, lesson_id)
+    course = service.course_of_lesson(session, lesson)
+    enrollment = service.require_active_enrollment(session, actor, course)
+    if percent is not None and not 0 <= percent <= 100:
+        raise InvalidInput(_("percent must be between 0 and 100."))
+    if (seconds_spent is not None and not 0 <= seconds_spent <= MAX_SECONDS_PER_EVENT) or (
+        position_seconds is not None and position_seconds < 0
+    ):
+        raise InvalidInput(_("Times cannot be negative or longer than six hours per event."))
+    if status not in (None, ProgressStatus.in_progress, ProgressStatus.completed):
+        raise InvalidInput(_("status must be 'in_progress' or 'completed'."))
+    if status == ProgressStatus.completed and lesson.kind != LessonKind.content:
+        raise InvalidInput(_("Quiz and event lessons are completed by passing or attending."))
+    try:
+        with session.begin_nested():
+            session.add(ProgressEvent(event_id=event_id, user_id=actor.id, lesson_id=lesson.id))
+    except IntegrityError:
+        progress = _get_progress(session, actor.id, lesson)
+        return ProgressResult(
+            progress.status,
+            progress.percent,
+            progress.position_seconds,
+            enrollment.progress_percent,
+            enrollment.completed_at is not None,
+            replayed=True,
+        )
+    progress = _get_progress(session, actor.id, lesson)
+    if percent is not None:
+        progress.percent = max(progress.percent, percent)
+    if position_seconds is not None:
+        progress.position_seconds = position_seconds
+    if seconds_spent:
+        progress.seconds_spent += seconds_spent
+    if progress.status == ProgressStatus.not_started:
+        progress.status = ProgressStatus.in_progress.value
+    progress.updated_at = utcnow()
+    done = status == ProgressStatus.completed or (
+        lesson.kind == LessonKind.content and progress.percent >= lesson.completion_threshold
+    )
+    if done:
+        complete_lesson(session, progress, lesson)
+    course_percent, completed = refresh_course(session, actor, course, enrollment)
+    return ProgressResult(
+        progress.status, progress.percent, progress.position_seconds, course_percent, completed
+    )
+
+
+def complete_lesson(session: Session, progress: LessonProgress, lesson: Lesson) -> None:
+    if progress.status != ProgressStatus.completed:
+        progress.status = ProgressStatus.completed.value
+        progress.completed_at = utcnow()
+        if lesson.kind == LessonKind.content:
+            progress.percent = max(progress.percent, lesson.completion_threshold)
+        # The evidence keeps the version the learner saw when they completed it.
+        progress.content_version_id = lesson.content_version_id
+
+
+def refresh_course(
+    session: Session, actor: User, course: Course, enrollment: Enrollment
+) -> tuple[int, bool]:
+    """Recompute the course percent from the required lessons; complete the course once."""
+    session.flush()
+    required = service.required_lesson_count(session, course.id)
+    done = (
+        session.scalar(
+            select(func.count(LessonProgress.id))
+            .join(Lesson, Lesson.id == LessonProgress.lesson_id)
+            .join(Module, Module.id == Lesson.module_id)
+            .where(
+                Module.course_id == course.id,
+                Lesson.required,
+                LessonProgress.user_id == actor.id,
+                LessonProgress.status == ProgressStatus.completed.value,
+            )
+        )
+        or 0
+    )
+    course_percent = service.percent(done, required)
+    enrollment.progress_percent = course_percent
+    enrollment.last_activity_at = utcnow()
+    if required and done >= required and enrollment.completed_at is None:
+        complete_course(session, enrollment)
+    return course_percent, enrollment.completed_at is not None
+
+
+def complete_course(session: Session, enrollment: Enrollment) -> None:
+    now = utcnow()
+    session.flush()
+    result = session.execute(
+        update(Enrollment)
+        .where(Enrollment.id == enrollment.id, Enrollment.completed_at.is_(None))
+        .values(completed_at=now, status=EnrollmentStatus.completed.value)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(enrollment)
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return  # another request completed it first
+    try:
+        with session.begin_nested():
+            session.add(
+                Certificate(
+                    code=new_certificate_code(),
+                    user_id=enrollment.user_id,
+                    course_id=enrollment.course_id,
+                    issued_at=now,
+                )
+            )
+    except IntegrityError:
+        pass  # already issued: exactly one certificate per learner and course
+
+
+def new_certificate_code() -> str:
+    # 120 random bits in a form that survives being read aloud or typed from paper.
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+    raw = "".join(secrets.choice(alphabet) for _ in range(24))
+    return "-".join(raw[i : i + 4] for i in range(0, 24, 4))
+
+
+def my_certificates(session: Session, actor: User) -> list[Certificate]:
+    return list(
+        session.scalars(
+            select(Certificate)
+            .where(Certificate.user_id == actor.id)
+            .order_by(Certificate.issued_at.desc())
+        )
+    )
+
+
+def certificate_by_code(session: Session, code: str) -> Certificate:
+    certificate = session.scalar(
+        select(Certificate).where(Certificate.code == code.strip().upper())
+    )
+    if certificate is None:
+        raise NotFound(_("No certificate has this code."))
+    return certificate
+
+
+def revoke_certificate(session: Session, actor: User, code: str, *, reason: str) -> Certificate:
+    if actor.role != Role.admin:
+        raise PermissionDenied(_("Only an administrator can do this."))
+    certificate = certificate_by_code(session, code)
+    if certificate.revoked_at is None:
+        certificate.revoked_at = utcnow()
+        certificate.revoked_reason = reason.strip()[:500] or None
+    return certificate

@@ -1,0 +1,392 @@
+"""Quizzes: questions, attempts, server-side scoring and review.
+
+Correct answers never leave the server before submission. An attempt records the question and
+choice order it was shown, saves answers as the learner goes, and is submitted once (a second
+submission is 409). The time limit is the server's: answers saved or submitted after the deadline
+(plus a short grace for the network) are not accepted; a submission that arrives late is scored
+on the answers saved before the deadline, and an expired attempt that was never submitted is
+scored the same way the next time the learner opens the quiz.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.accounts.models import User
+from app.core.db import utcnow
+from app.core.errors import Conflict, InvalidInput, NotFound
+from app.core.i18n import gettext as _
+from app.core.text import fold
+from app.lms import policy, progress, service
+from app.lms.models import (
+    Attempt,
+    Choice,
+    Lesson,
+    LessonKind,
+    Question,
+    QuestionKind,
+    ReviewPolicy,
+)
+
+GRACE = timedelta(seconds=15)
+MAX_TEXT = 2000
+MAX_CHOICES = 12
+
+
+# --- Authoring -----------------------------------------------------------------------------
+
+
+def _quiz_lesson(session: Session, lesson_id: int) -> Lesson:
+    lesson = service.get_lesson(session, lesson_id)
+    if lesson.kind != LessonKind.quiz:
+        raise InvalidInput(_("This lesson is not a quiz."))
+    return lesson
+
+
+def add_question(
+    session: Session,
+    actor: User,
+    lesson_id: int,
+    *,
+    text: str,
+    kind: str,
+    choices: list[tuple[str, bool]] | None = None,
+    answer: str | None = None,
+    points: int = 1,
+    ignore_accents: bool = True,
+) -> Question:
+    lesson = _quiz_lesson(session, lesson_id)
+    course = service.course_of_lesson(session, lesson)
+    policy.require_owner(actor, course)
+    try:
+        question_kind = QuestionKind(kind)
+    except ValueError:
+        raise InvalidInput(_("Unknown question kind '{kind}'.").format(kind=kind)) from None
+    text = (text or "").strip()
+    if not text or len(text) > MAX_TEXT:
+        raise InvalidInput(
+            _("A question needs a text of at most {n} characters.").format(n=MAX_TEXT)
+        )
+    if not 0 <= points <= 100:
+        raise InvalidInput(_("Points must be between 0 and 100."))
+    options = [(t.strip(), bool(c)) for t, c in (choices or []) if t and t.strip()]
+    if question_kind == QuestionKind.true_false and not options:
+        if (answer or "").strip().lower() not in ("true", "false"):
+            raise InvalidInput(_("A true/false question needs answer 'true' or 'false'."))
+        truth = answer.strip().lower() == "true"  # type: ignore[union-attr]
+        options = [(_("True"), truth), (_("False"), not truth)]
+    correct = sum(1 for _t, c in options if c)
+    if question_kind == QuestionKind.short:
+        if not (answer or "").strip():
+            raise InvalidInput(_("A short-answer question needs the accepted answer(s)."))
+        options = []
+    elif not 2 <= len(options) <= MAX_CHOICES:
+        raise InvalidInput(_("A question needs between 2 and {n} choices.").format(n=MAX_CHOICES))
+    elif question_kind in (QuestionKind.single, QuestionKind.true_false) and correct != 1:
+        raise InvalidInput(_("Exactly one choice must be correct."))
+    elif question_kind == QuestionKind.multiple and correct < 1:
+        raise InvalidInput(_("At least one choice must be correct."))
+    if any(len(t) > 1000 for t, _c in options):
+        raise InvalidInput(_("A choice is longer than 1000 characters."))
+    position = (
+        session.scalar(select(func.max(Question.position)).where(Question.lesson_id == lesson.id))
+        or 0
+    ) + 1
+    question = Question(
+        lesson_id=lesson.id,
+        kind=question_kind.value,
+        text=text,
+        points=points,
+        position=position,
+        ignore_accents=ignore_accents,
+        answer=answer.strip()[:500] if question_kind == QuestionKind.short and answer else None,
+        choices=[Choice(text=t, correct=c, position=i) for i, (t, c) in enumerate(options)],
+    )
+    session.add(question)
+    session.flush()
+    return question
+
+
+def questions_of(session: Session, lesson_id: int) -> list[Question]:
+    return list(
+        session.scalars(
+            select(Question)
+            .where(Question.lesson_id == lesson_id)
+            .order_by(Question.position, Question.id)
+        )
+    )
+
+
+# --- Attempts ------------------------------------------------------------------------------
+
+
+@dataclass
+class ShownQuestion:
+    """A question as the learner sees it: no correct flags, no accepted answers."""
+
+    id: int
+    kind: str
+    text: str
+    points: int
+    choices: list[tuple[int, str]] = field(default_factory=list)
+
+
+@dataclass
+class AttemptView:
+    attempt: Attempt
+    questions: list[ShownQuestion]
+    seconds_left: int | None
+
+
+def _shown(attempt: Attempt, questions: dict[int, Question]) -> list[ShownQuestion]:
+    shown = []
+    for qid in attempt.layout.get("questions", []):
+        question = questions.get(qid)
+        if question is None:
+            continue
+        by_id = {c.id: c for c in question.choices}
+        order = attempt.layout.get("choices", {}).get(str(qid), list(by_id))
+        shown.append(
+            ShownQuestion(
+                question.id,
+                question.kind,
+                question.text,
+                question.points,
+                [(cid, by_id[cid].text) for cid in order if cid in by_id],
+            )
+        )
+    return shown
+
+
+def _view(session: Session, attempt: Attempt) -> AttemptView:
+    questions = {q.id: q for q in questions_of(session, attempt.lesson_id)}
+    left = None
+    if attempt.deadline_at is not None and attempt.submitted_at is None:
+        left = max(0, int((attempt.deadline_at - utcnow()).total_seconds()))
+    return AttemptView(attempt, _shown(attempt, questions), left)
+
+
+def start_attempt(session: Session, actor: User, lesson_id: int) -> AttemptView:
+    """Resume the open attempt, or start the next one within the attempt limit."""
+    lesson = _quiz_lesson(session, lesson_id)
+    course = service.course_of_lesson(session, lesson)
+    service.require_active_enrollment(session, actor, course)
+    attempts = list(
+        session.scalars(
+            select(Attempt)
+            .where(Attempt.user_id == actor.id, Attempt.lesson_id == lesson.id)
+            .order_by(Attempt.number)
+        )
+    )
+    for attempt in attempts:
+        if attempt.submitted_at is None:
+            if attempt.deadline_at is None or utcnow() <= attempt.deadline_at + GRACE:
+                return _view(session, attempt)
+            _score(session, actor, attempt, lesson)  # expired: scored on saved answers
+    if lesson.max_attempts is not None and len(attempts) >= lesson.max_attempts:
+        raise Conflict(
+            _("You have used all {n} attempts for this quiz.").format(n=lesson.max_attempts)
+        )
+    questions = questions_of(session, lesson.id)
+    if not questions:
+        raise Conflict(_("This quiz has no questions yet."))
+    rng = random.Random(secrets.randbits(64))
+    order = [q.id for q in questions]
+    choice_orders = {str(q.id): [c.id for c in q.choices] for q in questions}
+    if lesson.shuffle:
+        rng.shuffle(order)
+        for ids in choice_orders.values():
+            rng.shuffle(ids)
+    now = utcnow()
+    attempt = Attempt(
+        user_id=actor.id,
+        lesson_id=lesson.id,
+        number=len(attempts) + 1,
+        started_at=now,
+        layout={"questions": order, "choices": choice_orders},
+        answers={},
+        deadline_at=now + timedelta(seconds=lesson.time_limit_seconds)
+        if lesson.time_limit_seconds
+        else None,
+    )
+    try:
+        with session.begin_nested():
+            session.add(attempt)
+    except IntegrityError:
+        raise Conflict(_("Another attempt was started at the same moment.")) from None
+    return _view(session, attempt)
+
+
+def _own_attempt(session: Session, actor: User, attempt_id: int) -> Attempt:
+    attempt = session.get(Attempt, attempt_id)
+    if attempt is None or attempt.user_id != actor.id:
+        raise NotFound(_("Attempt {id} does not exist.").format(id=attempt_id))
+    return attempt
+
+
+def get_attempt(session: Session, actor: User, attempt_id: int) -> AttemptView:
+    return _view(session, _own_attempt(session, actor, attempt_id))
+
+
+def _clean_answers(
+    attempt: Attempt, answers: dict[str, Any], questions: dict[int, Question]
+) -> dict[str, Any]:
+    allowed = set(attempt.layout.get("questions", []))
+    cleaned: dict[str, Any] = {}
+    for key, value in answers.items():
+        try:
+            qid = int(key)
+        except (TypeError, ValueError):
+            raise InvalidInput(_("'{key}' is not a question id.").format(key=key)) from None
+        if qid not in allowed or qid not in questions:
+            raise InvalidInput(_("Question {id} is not part of this quiz.").format(id=qid))
+        question = questions[qid]
+        if question.kind == QuestionKind.short:
+            if not isinstance(value, str) or len(value) > 500:
+                raise InvalidInput(_("Question {id} needs a short text answer.").format(id=qid))
+            cleaned[str(qid)] = value
+            continue
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = [value]
+        if not isinstance(value, list) or not all(
+            isinstance(v, int) and not isinstance(v, bool) for v in value
+        ):
+            raise InvalidInput(_("Question {id} needs a list of choice ids.").format(id=qid))
+        valid = {c.id for c in question.choices}
+        if not set(value) <= valid:
+            raise InvalidInput(_("A choice does not belong to question {id}.").format(id=qid))
+        if question.kind != QuestionKind.multiple and len(set(value)) > 1:
+            raise InvalidInput(_("Question {id} takes one choice.").format(id=qid))
+        cleaned[str(qid)] = sorted(set(value))
+    return cleaned
+
+
+def save_answers(
+    session: Session, actor: User, attempt_id: int, answers: dict[str, Any]
+) -> AttemptView:
+    attempt = _own_attempt(session, actor, attempt_id)
+    if attempt.submitted_at is not None:
+        raise Conflict(_("This attempt has already been submitted."))
+    if attempt.deadline_at is not None and utcnow() > attempt.deadline_at + GRACE:
+        raise Conflict(_("The time for this attempt is over."))
+    questions = {q.id: q for q in questions_of(session, attempt.lesson_id)}
+    attempt.answers = {**attempt.answers, **_clean_answers(attempt, answers, questions)}
+    return _view(session, attempt)
+
+
+@dataclass(frozen=True)
+class QuestionReview:
+    question_id: int
+    correct: bool
+    points: int
+    correct_choice_ids: list[int] | None
+    accepted_answer: str | None
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    attempt: Attempt
+    late: bool
+    review: list[QuestionReview] | None
+
+
+def submit_attempt(
+    session: Session, actor: User, attempt_id: int, answers: dict[str, Any] | None = None
+) -> SubmitResult:
+    attempt = _own_attempt(session, actor, attempt_id)
+    if attempt.submitted_at is not None:
+        raise Conflict(_("This attempt has already been submitted."))
+    lesson = service.get_lesson(session, attempt.lesson_id)
+    late = attempt.deadline_at is not None and utcnow() > attempt.deadline_at + GRACE
+    if answers and not late:
+        questions = {q.id: q for q in questions_of(session, attempt.lesson_id)}
+        attempt.answers = {**attempt.answers, **_clean_answers(attempt, answers, questions)}
+    if not _score(session, actor, attempt, lesson):
+        raise Conflict(_("This attempt has already been submitted."))
+    course = service.course_of_lesson(session, lesson)
+    review = None
+    if course.review_policy != ReviewPolicy.none:
+        review = _review(
+            session, attempt, with_answers=course.review_policy == ReviewPolicy.answers
+        )
+    return SubmitResult(attempt, late, review)
+
+
+def _is_correct(question: Question, given: Any) -> bool:
+    if question.kind == QuestionKind.short:
+        if not isinstance(given, str):
+            return False
+        accepted = [a for a in (question.answer or "").split("|") if a.strip()]
+        if question.ignore_accents:
+            return fold(given) in {fold(a) for a in accepted}
+        return given.strip() in {a.strip() for a in accepted}
+    right = {c.id for c in question.choices if c.correct}
+    return isinstance(given, list) and set(given) == right
+
+
+def _score(session: Session, actor: User, attempt: Attempt, lesson: Lesson) -> bool:
+    """Score and close the attempt once. False when another request closed it first."""
+    questions = {q.id: q for q in questions_of(session, attempt.lesson_id)}
+    shown = [questions[q] for q in attempt.layout.get("questions", []) if q in questions]
+    max_score = sum(q.points for q in shown)
+    score = sum(q.points for q in shown if _is_correct(q, attempt.answers.get(str(q.id))))
+    passed = max_score > 0 and score * 100 >= lesson.pass_score * max_score
+    session.flush()
+    result = session.execute(
+        update(Attempt)
+        .where(Attempt.id == attempt.id, Attempt.submitted_at.is_(None))
+        .values(submitted_at=utcnow(), score=score, max_score=max_score, passed=passed)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(attempt)
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    if passed:
+        course = service.course_of_lesson(session, lesson)
+        enrollment = service.require_active_enrollment(session, actor, course)
+        record = progress._get_progress(session, actor.id, lesson)
+        record.percent = 100
+        progress.complete_lesson(session, record, lesson)
+        progress.refresh_course(session, actor, course, enrollment)
+    return True
+
+
+def _review(session: Session, attempt: Attempt, *, with_answers: bool) -> list[QuestionReview]:
+    questions = {q.id: q for q in questions_of(session, attempt.lesson_id)}
+    review = []
+    for qid in attempt.layout.get("questions", []):
+        question = questions.get(qid)
+        if question is None:
+            continue
+        review.append(
+            QuestionReview(
+                question_id=qid,
+                correct=_is_correct(question, attempt.answers.get(str(qid))),
+                points=question.points,
+                correct_choice_ids=[c.id for c in question.choices if c.correct]
+                if with_answers and question.kind != QuestionKind.short
+                else None,
+                accepted_answer=(question.answer or "").split("|")[0]
+                if with_answers and question.kind == QuestionKind.short
+                else None,
+            )
+        )
+    return review
+
+
+def attempts_of(session: Session, actor: User, lesson_id: int) -> list[Attempt]:
+    return list(
+        session.scalars(
+            select(Attempt)
+            .where(Attempt.user_id == actor.id, Attempt.lesson_id == lesson_id)
+            .order_by(Attempt.number)
+        )
+    )

@@ -1,0 +1,314 @@
+"""Progress, completion, quizzes and certificates through the API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.core.config import Settings
+from app.core.db import utcnow
+from app.lms import quiz, service
+from app.lms.models import Attempt, Certificate, LessonProgress, ProgressEvent
+from tests.accounts.test_auth_api import token_for
+from tests.lms.helpers import World, build_world
+
+H = dict[str, str]
+
+
+@pytest.fixture
+def world(client: TestClient, db: Session, settings: Settings) -> World:
+    return build_world(db, settings, client.app.state.blob_store)  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def t(client: TestClient, world: World) -> H:
+    headers = token_for(client, world.teacher.email)
+    assert (
+        client.post(f"/api/v1/courses/{world.course.id}/enroll", headers=headers).status_code == 200
+    )
+    return headers
+
+
+def event(**fields: object) -> dict[str, object]:
+    return {"event_id": str(uuid.uuid4()), **fields}
+
+
+def post(client: TestClient, headers: H, lesson_id: int, body: dict[str, object]) -> dict:  # type: ignore[type-arg]
+    response = client.post(f"/api/v1/lessons/{lesson_id}/progress", headers=headers, json=body)
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def test_progress_is_monotonic_resumable_and_accumulates(
+    client: TestClient, db: Session, world: World, t: H
+) -> None:
+    first = post(
+        client, t, world.video.id, event(percent=30, position_seconds=42.5, seconds_spent=40)
+    )
+    assert (first["lesson_status"], first["lesson_percent"]) == ("in_progress", 30)
+    back = post(
+        client, t, world.video.id, event(percent=10, position_seconds=12.0, seconds_spent=15)
+    )
+    assert back["lesson_percent"] == 30  # never backwards
+    assert back["position_seconds"] == 12.0  # the latest position, for resume
+    record = db.scalar(select(LessonProgress).where(LessonProgress.lesson_id == world.video.id))
+    assert record is not None
+    assert record.seconds_spent == 55
+    assert record.content_version_id == world.video.content_version_id
+
+
+def test_a_replayed_event_changes_nothing(
+    client: TestClient, db: Session, world: World, t: H
+) -> None:
+    body = event(percent=20, seconds_spent=30)
+    post(client, t, world.video.id, body)
+    replay = post(client, t, world.video.id, body)
+    assert replay["replayed"] is True
+    record = db.scalar(select(LessonProgress).where(LessonProgress.lesson_id == world.video.id))
+    assert record is not None
+    assert record.seconds_spent == 30
+    assert db.scalar(select(func.count()).select_from(ProgressEvent)) == 1
+
+
+def test_bad_progress_is_refused(client: TestClient, world: World, t: H) -> None:
+    for bad in (
+        event(percent=101),
+        event(percent=-1),
+        event(seconds_spent=-5),
+        event(position_seconds=-1),
+        {"event_id": "not-a-uuid", "percent": 5},
+        event(status="finished"),
+        event(percent="lots"),
+    ):
+        r = client.post(f"/api/v1/lessons/{world.video.id}/progress", headers=t, json=bad)
+        assert r.status_code == 422, (bad, r.text)
+    done_quiz = client.post(
+        f"/api/v1/lessons/{world.quiz.id}/progress", headers=t, json=event(status="completed")
+    )
+    assert done_quiz.status_code == 422
+    outsider = token_for(client, world.outsider.email)
+    r = client.post(
+        f"/api/v1/lessons/{world.video.id}/progress", headers=outsider, json=event(percent=50)
+    )
+    assert r.status_code == 403
+    assert (
+        client.post("/api/v1/lessons/999999/progress", headers=t, json=event(percent=5)).status_code
+        == 404
+    )
+
+
+def answers_for(view: dict, *, right: bool) -> dict[str, object]:  # type: ignore[type-arg]
+    result: dict[str, object] = {}
+    for q in view["questions"]:
+        if q["kind"] == "short":
+            result[str(q["id"])] = "chuyen doi so" if right else "không biết"
+        else:
+            choice = next(c for c in q["choices"] if (c["text"].startswith("Khoa học")) == right)
+            result[str(q["id"])] = [choice["id"]]
+    return result
+
+
+def test_completing_the_course_issues_one_certificate(
+    client: TestClient, db: Session, world: World, t: H
+) -> None:
+    assert post(client, t, world.video.id, event(percent=95))["lesson_status"] == "completed"
+    doc = post(client, t, world.doc.id, event(status="completed"))
+    assert doc["course_progress_percent"] == 66
+    assert doc["course_completed"] is False
+    attempt = client.post(f"/api/v1/lessons/{world.quiz.id}/attempts", headers=t).json()
+    # No answer ever reaches the browser before submission.
+    assert "correct" not in str(attempt)
+    assert "chuyen doi so" not in str(attempt).lower()
+    result = client.post(
+        f"/api/v1/attempts/{attempt['id']}/submit",
+        headers=t,
+        json={"answers": answers_for(attempt, right=True)},
+    ).json()
+    assert (result["score"], result["max_score"], result["passed"]) == (2, 2, True)
+    mine = client.get("/api/v1/me/enrollments", headers=t).json()["items"][0]
+    assert (mine["status"], mine["progress_percent"]) == ("completed", 100)
+    assert mine["completed_at"] is not None
+    certificates = client.get("/api/v1/me/certificates", headers=t).json()
+    assert certificates["total"] == 1
+    code = certificates["items"][0]["code"]
+    public = client.get(f"/api/v1/certificates/{code}").json()  # no sign-in needed
+    assert public["valid"] is True
+    assert public["learner"] == world.teacher.full_name
+    assert public["school"] == "Trường Tiểu học Tân Cương"
+    # More progress after completion changes nothing about the certificate.
+    post(client, t, world.video.id, event(status="completed"))
+    assert db.scalar(select(func.count()).select_from(Certificate)) == 1
+    assert client.get("/api/v1/certificates/AAAA-BBBB-CCCC-DDDD-EEEE-FFFF").status_code == 404
+    revoked = client.post(
+        f"/api/v1/certificates/{code}/revoke",
+        headers=token_for(client, world.admin.email),
+        json={"reason": "Nhầm lẫn"},
+    ).json()
+    assert (revoked["valid"], revoked["revoked"]) == (False, True)
+    assert (
+        client.post(
+            f"/api/v1/certificates/{code}/revoke", headers=t, json={"reason": "x"}
+        ).status_code
+        == 403
+    )
+
+
+def test_quiz_attempts_submissions_and_limits(
+    client: TestClient, db: Session, world: World, t: H
+) -> None:
+    url = f"/api/v1/lessons/{world.quiz.id}/attempts"
+    first = client.post(url, headers=t).json()
+    resumed = client.post(url, headers=t).json()
+    assert resumed["id"] == first["id"]  # an open attempt is resumed, not duplicated
+    saved = client.patch(
+        f"/api/v1/attempts/{first['id']}",
+        headers=t,
+        json={"answers": answers_for(first, right=False)},
+    )
+    assert saved.status_code == 200
+    wrong = client.post(
+        f"/api/v1/attempts/{first['id']}/submit", headers=t, json={"answers": {}}
+    ).json()
+    assert (wrong["score"], wrong["passed"]) == (0, False)
+    assert wrong["review"] is not None  # this course shows the answers after submission
+    assert any(r["correct_choice_ids"] for r in wrong["review"])
+    again = client.post(
+        f"/api/v1/attempts/{first['id']}/submit",
+        headers=t,
+        json={"answers": answers_for(first, right=True)},
+    )
+    assert again.status_code == 409
+    second = client.post(url, headers=t).json()
+    assert second["number"] == 2
+    client.post(f"/api/v1/attempts/{second['id']}/submit", headers=t, json={"answers": {}})
+    assert client.post(url, headers=t).status_code == 409  # max_attempts = 2
+    # Someone else's attempt is not found.
+    other = token_for(client, world.student.email)
+    assert client.get(f"/api/v1/attempts/{first['id']}", headers=other).status_code == 404
+
+
+def test_answers_must_belong_to_the_quiz(
+    client: TestClient, db: Session, world: World, t: H
+) -> None:
+    other_quiz = service.add_lesson(
+        db, world.author, world.quiz.module_id, title="Khác", kind="quiz"
+    )
+    foreign = quiz.add_question(
+        db, world.author, other_quiz.id, text="?", kind="true_false", answer="true"
+    )
+    attempt = client.post(f"/api/v1/lessons/{world.quiz.id}/attempts", headers=t).json()
+    for answers in (
+        {str(foreign.id): [foreign.choices[0].id]},
+        {"abc": [1]},
+        {str(attempt["questions"][0]["id"]): [foreign.choices[0].id]},
+    ):
+        r = client.patch(f"/api/v1/attempts/{attempt['id']}", headers=t, json={"answers": answers})
+        assert r.status_code == 422, answers
+    assert db.get(Attempt, attempt["id"]).answers == {}  # type: ignore[union-attr]
+
+
+def test_the_time_limit_is_enforced_by_the_server(
+    client: TestClient, db: Session, world: World, t: H
+) -> None:
+    world.quiz.time_limit_seconds = 60
+    db.flush()
+    attempt = client.post(f"/api/v1/lessons/{world.quiz.id}/attempts", headers=t).json()
+    assert 0 < attempt["seconds_left"] <= 60
+    client.patch(
+        f"/api/v1/attempts/{attempt['id']}",
+        headers=t,
+        json={
+            "answers": {
+                k: v
+                for k, v in answers_for(attempt, right=True).items()
+                if k == str(attempt["questions"][0]["id"])
+            }
+        },
+    )
+    row = db.get(Attempt, attempt["id"])
+    assert row is not None
+    row.deadline_at = utcnow() - timedelta(minutes=5)  # time is up
+    db.flush()
+    late_save = client.patch(
+        f"/api/v1/attempts/{attempt['id']}",
+        headers=t,
+        json={"answers": answers_for(attempt, right=True)},
+    )
+    assert late_save.status_code == 409
+    late = client.post(
+        f"/api/v1/attempts/{attempt['id']}/submit",
+        headers=t,
+        json={"answers": answers_for(attempt, right=True)},
+    ).json()
+    # Scored on what was saved in time: one of the two questions.
+    assert (late["late"], late["score"], late["max_score"]) == (True, 1, 2)
+
+
+def test_question_validation(client: TestClient, world: World) -> None:
+    a = token_for(client, world.author.email)
+    url = f"/api/v1/lessons/{world.quiz.id}/questions"
+    bad = [
+        {"text": "Một đáp án?", "kind": "single", "choices": [{"text": "A", "correct": True}]},
+        {
+            "text": "Hai đúng?",
+            "kind": "single",
+            "choices": [{"text": "A", "correct": True}, {"text": "B", "correct": True}],
+        },
+        {"text": "Không đúng?", "kind": "multiple", "choices": [{"text": "A"}, {"text": "B"}]},
+        {"text": "Ngắn?", "kind": "short"},
+        {"text": "Đúng sai?", "kind": "true_false", "answer": "maybe"},
+        {"text": "", "kind": "single"},
+        {"text": "x", "kind": "essay"},
+    ]
+    for body in bad:
+        assert client.post(url, headers=a, json=body).status_code == 422, body
+    ok = client.post(
+        url,
+        headers=a,
+        json={
+            "text": "Đúng hay sai: STEM là một môn học?",
+            "kind": "true_false",
+            "answer": "false",
+        },
+    )
+    assert ok.status_code == 201
+    assert (
+        client.post(
+            f"/api/v1/lessons/{world.video.id}/questions",
+            headers=a,
+            json={"text": "?", "kind": "short", "answer": "x"},
+        ).status_code
+        == 422
+    )
+    assert (
+        client.post(
+            url,
+            headers=token_for(client, world.teacher.email),
+            json={"text": "?", "kind": "short", "answer": "x"},
+        ).status_code
+        == 403
+    )
+
+
+def test_short_answers_respect_the_accent_setting(db: Session, world: World) -> None:
+    strict = quiz.add_question(
+        db,
+        world.author,
+        world.quiz.id,
+        text="Thủ đô?",
+        kind="short",
+        answer="Hà Nội",
+        ignore_accents=False,
+    )
+    loose = quiz.add_question(
+        db, world.author, world.quiz.id, text="Thủ đô?", kind="short", answer="Hà Nội"
+    )
+    assert quiz._is_correct(loose, "ha noi")
+    assert quiz._is_correct(loose, "  HÀ  NỘI ")
+    assert not quiz._is_correct(strict, "ha noi")
+    assert quiz._is_correct(strict, "Hà Nội")
