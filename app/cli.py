@@ -171,13 +171,16 @@ def demo() -> None:
     from app.accounts.models import User
     from app.core.storage import make_blob_store
     from app.lcms.demo import load_demo as load_demo_content
+    from app.lms.demo import load_demo as load_demo_course
 
     settings = load_settings()
     with unit_of_work(settings) as session:
         created = load_demo(session, settings)
         author = session.scalar(select(User).where(User.email == "tacgia@tancuong.edu.vn"))
-        if author is not None:
+        admin = session.scalar(select(User).where(User.email == "admin@tancuong.edu.vn"))
+        if author is not None and admin is not None:
             created += load_demo_content(session, make_blob_store(settings), author)
+            created += load_demo_course(session, author, admin, admin.organization)
     typer.echo(
         f"Demo data ready ({created} new records). Demo accounts, password '{DEMO_PASSWORD}':"
     )

@@ -308,6 +308,7 @@ def _sets_cookie(headers: MutableHeaders, name: str) -> bool:
 
 # --- Errors: one handler, JSON under /api, an HTML page elsewhere -------------------------
 
+_ERROR_TITLE = N_("Error")
 _TITLES = {
     400: N_("Bad request"),
     401: N_("Please sign in"),
@@ -336,7 +337,7 @@ def error_response(request: Request, exc: AppError) -> Response:
 def _error_page(
     request: Request, status: int, detail: str, headers: dict[str, str] | None = None
 ) -> Response:
-    title = _(_TITLES.get(status, N_("Error")))
+    title = _(_TITLES.get(status, _ERROR_TITLE))
     if not hasattr(request.state, "csrf_seed"):
         request.state.csrf_seed = request.cookies.get(CSRF_COOKIE) or new_secret(24)
     try:
@@ -384,7 +385,7 @@ def install_error_handlers(app: FastAPI) -> None:
         if is_api_path(request.url.path):
             code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error")
             detail = (
-                _(_TITLES.get(exc.status_code, "Error"))
+                _(_TITLES.get(exc.status_code, _ERROR_TITLE))
                 if exc.status_code in (404, 405)
                 else str(exc.detail)
             )
@@ -393,7 +394,7 @@ def install_error_handlers(app: FastAPI) -> None:
                 status_code=exc.status_code,
                 headers=getattr(exc, "headers", None),
             )
-        return _error_page(request, exc.status_code, _(_TITLES.get(exc.status_code, "Error")))
+        return _error_page(request, exc.status_code, _(_TITLES.get(exc.status_code, _ERROR_TITLE)))
 
     @app.exception_handler(SQLAlchemyTimeoutError)
     async def _pool_timeout(request: Request, exc: SQLAlchemyTimeoutError) -> Response:

@@ -32,7 +32,7 @@ from app.lcms.schemas import (
     VersionOut,
     VersionPage,
 )
-from app.lcms.sniff import KIND_TYPES, allowed_for_kind, sniff_file
+from app.lcms.sniff import ACCEPTED, KIND_TYPES, allowed_for_kind, sniff_file
 from app.lcms.upload import receive_multipart
 
 router = APIRouter(prefix="/api/v1", tags=["content"])
@@ -231,7 +231,7 @@ async def receive_version(
             raise InvalidInput(_("The file is empty."))
         sniffed = await run_in_threadpool(sniff_file, upload.path)
         if sniffed is None or not allowed_for_kind(kind, sniffed.media_type):
-            accepted = ", ".join(sorted(t.split("/")[-1] for t in KIND_TYPES.get(kind, ())))
+            accepted = ", ".join(sorted(ACCEPTED[t].extension for t in KIND_TYPES.get(kind, ())))
             raise UnsupportedMediaType(
                 _("This file is not an accepted type for this kind of item ({accepted}).").format(
                     accepted=accepted

@@ -46,6 +46,12 @@ def test_migrate_demo_and_create_admin_on_a_fresh_sqlite_instance(tmp_path: Path
             text("SELECT count(*) FROM lcms_content_item WHERE status = 'published'")
         ).scalar()
         assert published == 3  # the library is not empty on a fresh `make run`
+        courses = conn.execute(
+            text("SELECT count(*) FROM lms_course WHERE status = 'published'")
+        ).scalar()
+        assert courses == 1  # nor is the catalogue
+        enrolled = conn.execute(text("SELECT count(*) FROM lms_enrollment")).scalar()
+        assert enrolled == 3  # the commune's three demo teachers
 
     made = hocso(
         tmp_path,
