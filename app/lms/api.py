@@ -111,6 +111,13 @@ def course_out(session: Session, user: User, course: Course) -> CourseOut:
     enrollment = service.get_enrollment(session, user.id, course.id)
     done = service.progress_map(session, user.id, course.id) if enrollment else {}
     version_numbers = {vid: p.number for vid, p in plan.pinned.items()}
+    # Versions learners completed before the author applied an update: one more query at most.
+    seen = {r.content_version_id for r in done.values() if r.content_version_id is not None}
+    if seen - set(version_numbers):
+        version_numbers |= {
+            vid: p.number
+            for vid, p in lcms.pinned_versions(session, list(seen - set(version_numbers))).items()
+        }
     modules = []
     for module in plan.modules:
         lessons = []

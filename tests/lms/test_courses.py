@@ -293,3 +293,70 @@ def test_course_page_takes_a_constant_number_of_queries(
     large = count_queries()
     assert small == large
     assert large <= 10, large
+
+
+def test_publishing_needs_published_versions(
+    client: TestClient, db: Session, settings: Settings
+) -> None:
+    w = build_world(db, settings, client.app.state.blob_store, publish=False)  # type: ignore[attr-defined]
+    store = client.app.state.blob_store  # type: ignore[attr-defined]
+    data = samples.mp4(7000)
+    lcms.add_version(
+        db,
+        w.author,
+        w.item.id,
+        sha256=store_bytes(store, data),
+        size=len(data),
+        media_type="video/mp4",
+        filename="nhap.mp4",
+    )  # version 2, never published
+    module_id = service.outline(db, w.course).modules[0].id
+    a = h(client, w.author)
+    pinned = client.post(
+        f"/api/v1/modules/{module_id}/lessons",
+        headers=a,
+        json={
+            "title": "Bản nháp",
+            "kind": "content",
+            "content_id": w.item.id,
+            "content_version": 2,
+        },
+    )
+    assert pinned.status_code == 201
+    refused = client.post(f"/api/v1/courses/{w.course.id}/publish", headers=a)
+    assert refused.status_code == 409
+    assert "Bản nháp" in refused.json()["detail"]
+    empty = client.post("/api/v1/courses", headers=a, json={"title": "Trống"}).json()
+    assert client.post(f"/api/v1/courses/{empty['id']}/publish", headers=a).status_code == 409
+
+
+def test_updates_keep_learners_completions_and_their_version(
+    client: TestClient, db: Session, world: World
+) -> None:
+    t = h(client, world.teacher)
+    client.post(f"/api/v1/courses/{world.course.id}/enroll", headers=t)
+    done = client.post(
+        f"/api/v1/lessons/{world.video.id}/progress",
+        headers=t,
+        json={"event_id": "3b241101-e2bb-4255-8caf-4136c566a962", "status": "completed"},
+    )
+    assert done.json()["lesson_status"] == "completed"
+    store = client.app.state.blob_store  # type: ignore[attr-defined]
+    data = samples.mp4(9100)
+    lcms.add_version(
+        db,
+        world.author,
+        world.item.id,
+        sha256=store_bytes(store, data),
+        size=len(data),
+        media_type="video/mp4",
+        filename="v2.mp4",
+    )
+    lcms.publish(db, world.author, world.item.id, version=2)
+    client.post(f"/api/v1/lessons/{world.video.id}/update-content", headers=h(client, world.author))
+    lesson = client.get(f"/api/v1/courses/{world.course.id}", headers=t).json()["modules"][0][
+        "lessons"
+    ][0]
+    assert lesson["content_version"] == 2
+    assert lesson["progress"]["status"] == "completed"
+    assert lesson["progress"]["content_version"] == 1  # the version this learner saw
