@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from app.accounts.deps import ApiUser
 from app.accounts.models import Organization, SchoolLevel, User
+from app.accounts.schemas import LineErrorOut
 from app.core.db import SessionDep, utcnow
-from app.core.errors import NotFound
+from app.core.errors import InvalidInput, NotFound, PayloadTooLarge
 from app.core.i18n import gettext as _
 from app.lcms import service as lcms
 from app.lcms.deps import BlobStoreDep
 from app.lcms.files import version_file_response
-from app.lms import policy, progress, quiz, service
+from app.lms import enrol_import, policy, progress, quiz, service
 from app.lms.models import (
     Attempt,
     Certificate,
@@ -42,6 +45,7 @@ from app.lms.schemas import (
     CoursePage,
     CourseSummary,
     CourseUpdate,
+    EnrollImportOut,
     EnrollmentOut,
     EnrollmentPage,
     EnrollmentsIn,
@@ -356,6 +360,42 @@ def assign(course_id: int, body: EnrollmentsIn, session: SessionDep, user: ApiUs
         due_at=body.due_at,
     )
     return AssignOut(enrolled=result.enrolled, already=result.already)
+
+
+@router.post("/courses/{course_id}/enrollments/import", response_model=EnrollImportOut)
+async def import_enrollments(
+    course_id: int,
+    session: SessionDep,
+    user: ApiUser,
+    file: Annotated[UploadFile, File(description="CSV with a header 'email', one per line")],
+    due_at: Annotated[datetime | None, Form()] = None,
+) -> EnrollImportOut:
+    """Enrol the users listed in a CSV (header ``email``). All or nothing: any unknown,
+    deactivated or (for a school manager) foreign email is reported with its line number and
+    nobody is enrolled."""
+    data = await file.read(enrol_import.MAX_BYTES + 1)
+    if len(data) > enrol_import.MAX_BYTES:
+        raise PayloadTooLarge(
+            _("The file is larger than {n} MB.").format(n=enrol_import.MAX_BYTES // (1024 * 1024))
+        )
+    if due_at is not None and due_at.tzinfo is None:
+        raise InvalidInput(_("due_at needs a time zone (e.g. 2026-12-31T23:59:00+07:00)."))
+
+    def run() -> EnrollImportOut:
+        policy.require_assigner(user)
+        checked = enrol_import.check_file(session, user, data)
+        if checked.errors:
+            return EnrollImportOut(
+                enrolled=0,
+                already=0,
+                errors=[LineErrorOut(line=e.line, message=e.message) for e in checked.errors],
+            )
+        result = service.assign(
+            session, user, course_id, user_ids=checked.user_ids, due_at=due_at, source="import"
+        )
+        return EnrollImportOut(enrolled=result.enrolled, already=result.already, errors=[])
+
+    return await run_in_threadpool(run)
 
 
 @router.get("/courses/{course_id}/enrollments", response_model=LearnerPage)

@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import UUID4, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from app.accounts.models import Role, SchoolLevel
+from app.accounts.schemas import LineErrorOut
 from app.lms.models import (
     CourseStatus,
     EnrollmentStatus,
@@ -151,6 +152,12 @@ class EnrollmentsIn(Strict):
 class AssignOut(BaseModel):
     enrolled: int
     already: int
+
+
+class EnrollImportOut(BaseModel):
+    enrolled: int
+    already: int
+    errors: list[LineErrorOut]
 
 
 class EnrollOut(BaseModel):

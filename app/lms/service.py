@@ -331,6 +331,10 @@ def add_lesson(
         raise InvalidInput(_("Only content lessons show a library item."))
     if not 0 <= pass_score <= 100 or not 1 <= completion_threshold <= 100:
         raise InvalidInput(_("Scores and thresholds are percentages (0–100)."))
+    if max_attempts is not None and max_attempts < 1:
+        raise InvalidInput(_("Allow at least one attempt."))
+    if time_limit_seconds is not None and time_limit_seconds < 10:
+        raise InvalidInput(_("A time limit is at least 10 seconds."))
     position = (
         session.scalar(select(func.max(Lesson.position)).where(Lesson.module_id == module.id)) or 0
     ) + 1
@@ -531,6 +535,13 @@ def assign(
         users = list(session.scalars(select(User).where(User.id.in_(set(user_ids)))))
         if len(users) != len(set(user_ids)):
             raise NotFound(_("Some of these users do not exist."))
+        inactive = [u.email for u in users if not u.is_active]
+        if inactive:
+            raise InvalidInput(
+                _("Deactivated accounts cannot be enrolled: {emails}.").format(
+                    emails=", ".join(inactive[:5])
+                )
+            )
     elif organization_id is not None:
         accounts.get_organization(session, organization_id)
         query = select(User).where(

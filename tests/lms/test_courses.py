@@ -360,3 +360,53 @@ def test_updates_keep_learners_completions_and_their_version(
     assert lesson["content_version"] == 2
     assert lesson["progress"]["status"] == "completed"
     assert lesson["progress"]["content_version"] == 1  # the version this learner saw
+
+
+def test_csv_enrolment_through_the_api(client: TestClient, db: Session, world: World) -> None:
+    m = h(client, world.manager)
+    url = f"/api/v1/courses/{world.course.id}/enrollments/import"
+    bad = (
+        "\ufeffemail\n" + f"{world.teacher.email}\n{world.outsider.email}\n"
+        "khong-co@truong.edu.vn\nnot-an-email\n"
+    ).encode()
+    report = client.post(url, headers=m, files={"file": ("ds.csv", bad)}).json()
+    assert report["enrolled"] == 0
+    assert [e["line"] for e in report["errors"]] == [3, 4, 5]
+    assert db.scalar(select(Enrollment).where(Enrollment.course_id == world.course.id)) is None
+    good = f"email\n{world.teacher.email}\n{world.student.email}\n".encode()
+    done = client.post(
+        url,
+        headers=m,
+        files={"file": ("ds.csv", good)},
+        data={"due_at": "2026-12-31T23:59:00+07:00"},
+    ).json()
+    assert (done["enrolled"], done["already"], done["errors"]) == (2, 0, [])
+    again = client.post(url, headers=m, files={"file": ("ds.csv", good)}).json()
+    assert (again["enrolled"], again["already"]) == (0, 2)
+    assert (
+        client.post(
+            url, headers=h(client, world.teacher), files={"file": ("ds.csv", good)}
+        ).status_code
+        == 403
+    )
+
+
+def test_deactivated_users_and_bad_lesson_settings_are_refused(
+    client: TestClient, db: Session, world: World
+) -> None:
+    world.student.is_active = False
+    db.flush()
+    r = client.post(
+        f"/api/v1/courses/{world.course.id}/enrollments",
+        headers=h(client, world.admin),
+        json={"user_ids": [world.student.id]},
+    )
+    assert r.status_code == 422
+    module_id = service.outline(db, world.course).modules[0].id
+    for extra in ({"max_attempts": 0}, {"time_limit_seconds": 5}, {"pass_score": 101}):
+        r = client.post(
+            f"/api/v1/modules/{module_id}/lessons",
+            headers=h(client, world.author),
+            json={"title": "Q", "kind": "quiz", **extra},
+        )
+        assert r.status_code == 422, extra
