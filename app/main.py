@@ -26,6 +26,8 @@ from app.lcms import api as lcms_api
 from app.lcms import pages as lcms_pages
 from app.lcms.service import collect_garbage
 from app.lms import api as lms_api
+from app.lms import builder_pages as lms_builder_pages
+from app.lms import pages as lms_pages
 
 log = logging.getLogger("hocso")
 
@@ -73,6 +75,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(lcms_api.router)
     app.include_router(lcms_pages.router)
     app.include_router(lms_api.router)
+    app.include_router(lms_pages.router)
+    app.include_router(lms_builder_pages.router)
 
     @app.get("/docs", include_in_schema=False)
     def swagger_ui() -> HTMLResponse:

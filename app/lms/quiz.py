@@ -311,13 +311,7 @@ def submit_attempt(
         attempt.answers = {**attempt.answers, **_clean_answers(attempt, answers, questions)}
     if not _score(session, actor, attempt, lesson):
         raise Conflict(_("This attempt has already been submitted."))
-    course = service.course_of_lesson(session, lesson)
-    review = None
-    if course.review_policy != ReviewPolicy.none:
-        review = _review(
-            session, attempt, with_answers=course.review_policy == ReviewPolicy.answers
-        )
-    return SubmitResult(attempt, late, review)
+    return SubmitResult(attempt, late, review_of(session, attempt))
 
 
 def _is_correct(question: Question, given: Any) -> bool:
@@ -357,6 +351,16 @@ def _score(session: Session, actor: User, attempt: Attempt, lesson: Lesson) -> b
         progress.complete_lesson(session, record, lesson)
         progress.refresh_course(session, actor, course, enrollment)
     return True
+
+
+def review_of(session: Session, attempt: Attempt) -> list[QuestionReview] | None:
+    """What the learner may see of a submitted attempt, by the course's review policy."""
+    if attempt.submitted_at is None:
+        return None
+    course = service.course_of_lesson(session, service.get_lesson(session, attempt.lesson_id))
+    if course.review_policy == ReviewPolicy.none:
+        return None
+    return _review(session, attempt, with_answers=course.review_policy == ReviewPolicy.answers)
 
 
 def _review(session: Session, attempt: Attempt, *, with_answers: bool) -> list[QuestionReview]:
