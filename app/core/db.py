@@ -100,8 +100,8 @@ def make_engine(settings: Settings) -> Engine:
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 10},
-            pool_size=10,
-            max_overflow=20,
+            pool_size=DB_CONCURRENCY,
+            max_overflow=10,
         )
         _sqlite_pragmas(engine)
         return engine

@@ -631,27 +631,25 @@ def pinned_versions(session: Session, version_ids: list[int]) -> dict[int, Pinne
     if not version_ids:
         return {}
     published = ContentVersion.__table__.alias("published")
+    # Plain columns, not entities: no owner/creator joins, no label loads (a hot path).
     rows = session.execute(
-        select(ContentVersion, ContentItem, published.c.number)
+        select(
+            ContentVersion.id,
+            ContentItem.id,
+            ContentItem.title,
+            ContentItem.kind,
+            ContentItem.status,
+            ContentVersion.number,
+            published.c.number,
+            ContentVersion.media_type,
+            ContentVersion.filename,
+            ContentVersion.size,
+        )
         .join(ContentItem, ContentItem.id == ContentVersion.item_id)
         .outerjoin(published, published.c.id == ContentItem.published_version_id)
         .where(ContentVersion.id.in_(set(version_ids)))
     ).all()
-    return {
-        version.id: PinnedVersion(
-            version_id=version.id,
-            item_id=item.id,
-            item_title=item.title,
-            item_kind=item.kind,
-            item_status=item.status,
-            number=version.number,
-            published_number=pub,
-            media_type=version.media_type,
-            filename=version.filename,
-            size=version.size,
-        )
-        for version, item, pub in rows
-    }
+    return {row[0]: PinnedVersion(*row) for row in rows}
 
 
 def get_version(session: Session, version_id: int) -> ContentVersion:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -23,13 +23,11 @@ from app.core.i18n import gettext as _
 from app.lms import service
 from app.lms.models import (
     Certificate,
-    Course,
     Enrollment,
     EnrollmentStatus,
     Lesson,
     LessonKind,
     LessonProgress,
-    Module,
     ProgressEvent,
     ProgressStatus,
 )
@@ -82,9 +80,8 @@ def record_progress(
     position_seconds: float | None = None,
     seconds_spent: float | None = None,
 ) -> ProgressResult:
-    lesson = service.get_lesson(session, lesson_id)
-    course = service.course_of_lesson(session, lesson)
-    enrollment = service.require_active_enrollment(session, actor, course)
+    lesson, course_id = service.lesson_with_course_id(session, lesson_id)
+    enrollment = service.require_active_enrollment(session, actor, course_id)
     if percent is not None and not 0 <= percent <= 100:
         raise InvalidInput(_("percent must be between 0 and 100."))
     if (seconds_spent is not None and not 0 <= seconds_spent <= MAX_SECONDS_PER_EVENT) or (
@@ -123,7 +120,7 @@ def record_progress(
     )
     if done:
         complete_lesson(session, progress, lesson)
-    course_percent, completed = refresh_course(session, actor, course, enrollment)
+    course_percent, completed = refresh_course(session, actor, course_id, enrollment)
     return ProgressResult(
         progress.status, progress.percent, progress.position_seconds, course_percent, completed
     )
@@ -140,25 +137,11 @@ def complete_lesson(session: Session, progress: LessonProgress, lesson: Lesson) 
 
 
 def refresh_course(
-    session: Session, actor: User, course: Course, enrollment: Enrollment
+    session: Session, actor: User, course_id: int, enrollment: Enrollment
 ) -> tuple[int, bool]:
     """Recompute the course percent from the required lessons; complete the course once."""
     session.flush()
-    required = service.required_lesson_count(session, course.id)
-    done = (
-        session.scalar(
-            select(func.count(LessonProgress.id))
-            .join(Lesson, Lesson.id == LessonProgress.lesson_id)
-            .join(Module, Module.id == Lesson.module_id)
-            .where(
-                Module.course_id == course.id,
-                Lesson.required,
-                LessonProgress.user_id == actor.id,
-                LessonProgress.status == ProgressStatus.completed.value,
-            )
-        )
-        or 0
-    )
+    required, done = service.completion_counts(session, actor.id, course_id)
     course_percent = service.percent(done, required)
     enrollment.progress_percent = course_percent
     enrollment.last_activity_at = utcnow()

@@ -349,7 +349,7 @@ def _score(session: Session, actor: User, attempt: Attempt, lesson: Lesson) -> b
         record = progress._get_progress(session, actor.id, lesson)
         record.percent = 100
         progress.complete_lesson(session, record, lesson)
-        progress.refresh_course(session, actor, course, enrollment)
+        progress.refresh_course(session, actor, course.id, enrollment)
     return True
 
 

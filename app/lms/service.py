@@ -294,6 +294,18 @@ def get_lesson(session: Session, lesson_id: int) -> Lesson:
     return lesson
 
 
+def lesson_with_course_id(session: Session, lesson_id: int) -> tuple[Lesson, int]:
+    """A lesson and its course's id in one query (the progress path needs no Course)."""
+    row = session.execute(
+        select(Lesson, Module.course_id)
+        .join(Module, Module.id == Lesson.module_id)
+        .where(Lesson.id == lesson_id)
+    ).first()
+    if row is None:
+        raise NotFound(_("Lesson {id} does not exist.").format(id=lesson_id))
+    return row[0], row[1]
+
+
 def course_of_lesson(session: Session, lesson: Lesson) -> Course:
     return get_course(session, get_module(session, lesson.module_id).course_id)
 
@@ -586,8 +598,9 @@ def my_enrollments(session: Session, actor: User) -> list[MyEnrollment]:
     return [MyEnrollment(e, c) for e, c in rows]
 
 
-def require_active_enrollment(session: Session, actor: User, course: Course) -> Enrollment:
-    enrollment = get_enrollment(session, actor.id, course.id)
+def require_active_enrollment(session: Session, actor: User, course: Course | int) -> Enrollment:
+    course_id = course if isinstance(course, int) else course.id
+    enrollment = get_enrollment(session, actor.id, course_id)
     if enrollment is None or enrollment.status == EnrollmentStatus.withdrawn:
         raise PermissionDenied(_("Enrol in this course first."))
     return enrollment
@@ -620,15 +633,23 @@ def course_learners(
     return [LearnerRow(u, e) for u, e in rows], total
 
 
-def required_lesson_count(session: Session, course_id: int) -> int:
-    return (
-        session.scalar(
-            select(func.count(Lesson.id))
-            .join(Module, Module.id == Lesson.module_id)
-            .where(Module.course_id == course_id, Lesson.required)
+def completion_counts(session: Session, user_id: int, course_id: int) -> tuple[int, int]:
+    """(required lessons, of which completed by the user), in one query."""
+    row = session.execute(
+        select(func.count(Lesson.id), func.count(LessonProgress.id))
+        .select_from(Lesson)
+        .join(Module, Module.id == Lesson.module_id)
+        .outerjoin(
+            LessonProgress,
+            and_(
+                LessonProgress.lesson_id == Lesson.id,
+                LessonProgress.user_id == user_id,
+                LessonProgress.status == "completed",
+            ),
         )
-        or 0
-    )
+        .where(Module.course_id == course_id, Lesson.required)
+    ).one()
+    return int(row[0]), int(row[1])
 
 
 def progress_map(session: Session, user_id: int, course_id: int) -> dict[int, LessonProgress]:
