@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.core.db import Base, UTCDateTime, utcnow
+from app.core.db import Base, UTCDateTime, one_of, utcnow
 
 
 class OrgKind(enum.StrEnum):
@@ -39,17 +39,12 @@ PARENT_KIND: dict[OrgKind, OrgKind | None] = {
 }
 
 
-def _in(column: str, enum_cls: type[enum.StrEnum]) -> str:
-    values = ", ".join(f"'{m.value}'" for m in enum_cls)
-    return f"{column} IN ({values})"
-
-
 class Organization(Base):
     __tablename__ = "accounts_organization"
     __table_args__ = (
         UniqueConstraint("parent_id", "name"),
-        CheckConstraint(_in("kind", OrgKind), name="kind"),
-        CheckConstraint(f"level IS NULL OR {_in('level', SchoolLevel)}", name="level"),
+        CheckConstraint(one_of("kind", OrgKind), name="kind"),
+        CheckConstraint(f"level IS NULL OR {one_of('level', SchoolLevel)}", name="level"),
         CheckConstraint("(kind = 'school') = (level IS NOT NULL)", name="level_only_for_schools"),
     )
 
@@ -67,7 +62,7 @@ class Organization(Base):
 
 class User(Base):
     __tablename__ = "accounts_user"
-    __table_args__ = (CheckConstraint(_in("role", Role), name="role"),)
+    __table_args__ = (CheckConstraint(one_of("role", Role), name="role"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)

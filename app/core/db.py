@@ -7,6 +7,7 @@ end or rolls back on error (see ``session_scope``).
 
 from __future__ import annotations
 
+import enum
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -41,6 +42,11 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def one_of(column: str, choices: type[enum.StrEnum]) -> str:
+    """SQL for a CHECK constraint: ``column IN ('a', 'b', ...)``, from a string enum."""
+    return f"{column} IN ({', '.join(repr(m.value) for m in choices)})"
 
 
 def utcnow() -> datetime:

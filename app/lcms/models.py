@@ -18,7 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import User
-from app.core.db import Base, UTCDateTime, utcnow
+from app.core.db import Base, UTCDateTime, one_of, utcnow
 
 
 class ContentKind(enum.StrEnum):
@@ -51,10 +51,6 @@ class PublishAction(enum.StrEnum):
     restore = "restore"
 
 
-def _in(column: str, enum_cls: type[enum.StrEnum]) -> str:
-    return f"{column} IN ({', '.join(repr(m.value) for m in enum_cls)})"
-
-
 class Blob(Base):
     """Bytes stored once per SHA-256, whatever item or version refers to them."""
 
@@ -69,8 +65,8 @@ class Blob(Base):
 class ContentItem(Base):
     __tablename__ = "lcms_content_item"
     __table_args__ = (
-        CheckConstraint(_in("kind", ContentKind), name="kind"),
-        CheckConstraint(_in("status", ContentStatus), name="status"),
+        CheckConstraint(one_of("kind", ContentKind), name="kind"),
+        CheckConstraint(one_of("status", ContentStatus), name="status"),
         CheckConstraint("(kind = 'link') = (url IS NOT NULL)", name="url_only_for_links"),
         Index("ix_lcms_content_item_status_updated", "status", "updated_at"),
     )
@@ -108,7 +104,7 @@ class ContentLabel(Base):
     __tablename__ = "lcms_content_label"
     __table_args__ = (
         UniqueConstraint("item_id", "kind", "value"),
-        CheckConstraint(_in("kind", LabelKind), name="kind"),
+        CheckConstraint(one_of("kind", LabelKind), name="kind"),
         Index("ix_lcms_content_label_lookup", "kind", "key"),
     )
 
@@ -154,7 +150,7 @@ class PublishEvent(Base):
     """Every publish, rollback, archive and restore: who, when, from which version to which."""
 
     __tablename__ = "lcms_publish_event"
-    __table_args__ = (CheckConstraint(_in("action", PublishAction), name="action"),)
+    __table_args__ = (CheckConstraint(one_of("action", PublishAction), name="action"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     item_id: Mapped[int] = mapped_column(

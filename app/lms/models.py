@@ -19,7 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import User
-from app.core.db import Base, UTCDateTime, utcnow
+from app.core.db import Base, UTCDateTime, one_of, utcnow
 
 
 class CourseStatus(enum.StrEnum):
@@ -67,15 +67,11 @@ class ReviewPolicy(enum.StrEnum):
     answers = "answers"  # also the correct answers
 
 
-def _in(column: str, enum_cls: type[enum.StrEnum]) -> str:
-    return f"{column} IN ({', '.join(repr(m.value) for m in enum_cls)})"
-
-
 class Course(Base):
     __tablename__ = "lms_course"
     __table_args__ = (
-        CheckConstraint(_in("status", CourseStatus), name="status"),
-        CheckConstraint(_in("review_policy", ReviewPolicy), name="review_policy"),
+        CheckConstraint(one_of("status", CourseStatus), name="status"),
+        CheckConstraint(one_of("review_policy", ReviewPolicy), name="review_policy"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -139,7 +135,7 @@ class Module(Base):
 class Lesson(Base):
     __tablename__ = "lms_lesson"
     __table_args__ = (
-        CheckConstraint(_in("kind", LessonKind), name="kind"),
+        CheckConstraint(one_of("kind", LessonKind), name="kind"),
         CheckConstraint(
             "(kind = 'content') = (content_version_id IS NOT NULL)", name="content_pinned"
         ),
@@ -177,7 +173,7 @@ class Enrollment(Base):
     __tablename__ = "lms_enrollment"
     __table_args__ = (
         UniqueConstraint("user_id", "course_id"),
-        CheckConstraint(_in("status", EnrollmentStatus), name="status"),
+        CheckConstraint(one_of("status", EnrollmentStatus), name="status"),
         CheckConstraint("source IN ('self', 'assigned', 'import')", name="source"),
     )
 
@@ -202,7 +198,7 @@ class LessonProgress(Base):
     __tablename__ = "lms_lesson_progress"
     __table_args__ = (
         UniqueConstraint("user_id", "lesson_id"),
-        CheckConstraint(_in("status", ProgressStatus), name="status"),
+        CheckConstraint(one_of("status", ProgressStatus), name="status"),
         CheckConstraint("percent BETWEEN 0 AND 100", name="percent"),
         CheckConstraint("seconds_spent >= 0 AND position_seconds >= 0", name="non_negative"),
     )
@@ -240,7 +236,7 @@ class ProgressEvent(Base):
 class Question(Base):
     __tablename__ = "lms_question"
     __table_args__ = (
-        CheckConstraint(_in("kind", QuestionKind), name="kind"),
+        CheckConstraint(one_of("kind", QuestionKind), name="kind"),
         CheckConstraint("points >= 0", name="points"),
     )
 
