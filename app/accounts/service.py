@@ -190,7 +190,7 @@ def create_organization(
     _check_unique_sibling(session, name=name, parent_id=parent_id, exclude_id=None)
     org = Organization(name=name, kind=org_kind.value, level=level, parent_id=parent_id)
     session.add(org)
-    session.flush()
+    _flush_unique_name(session, name)
     return org
 
 
@@ -214,8 +214,19 @@ def update_organization(
     new_name = clean_name(name) if name is not None else org.name
     _check_unique_sibling(session, name=new_name, parent_id=new_parent, exclude_id=org.id)
     org.name, org.level, org.parent_id = new_name, new_level, new_parent
-    session.flush()
+    _flush_unique_name(session, new_name)
     return org
+
+
+def _flush_unique_name(session: Session, name: str) -> None:
+    # A concurrent request may have taken the name after our check: the constraint decides.
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        raise Conflict(
+            _("An organisation named '{name}' already exists here.").format(name=name)
+        ) from None
 
 
 def _check_unique_sibling(

@@ -15,7 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app import __version__
 from app.core import i18n
 from app.core.config import PROJECT_ROOT, Settings
-from app.core.errors import AppError, CSRFFailed, NotAuthenticated
+from app.core.errors import AppError, CSRFFailed, InvalidInput, NotAuthenticated
 from app.core.i18n import N_
 from app.core.i18n import gettext as _
 from app.core.security import csrf_token, csrf_valid, new_secret, sign, unsign
@@ -396,6 +396,10 @@ def install_error_handlers(app: FastAPI) -> None:
             )
         return _error_page(request, exc.status_code, _(_TITLES.get(exc.status_code, _ERROR_TITLE)))
 
+    @app.exception_handler(OverflowError)
+    async def _overflow(request: Request, exc: OverflowError) -> Response:
+        return error_response(request, InvalidInput(_("A number is out of range.")))
+
     @app.exception_handler(SQLAlchemyTimeoutError)
     async def _pool_timeout(request: Request, exc: SQLAlchemyTimeoutError) -> Response:
         return await _database(request, exc)
@@ -414,6 +418,8 @@ def install_error_handlers(app: FastAPI) -> None:
             if is_api_path(request.url.path):
                 return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
             return _error_page(request, 503, body["detail"], headers={"Retry-After": "5"})
+        if isinstance(exc, DataError):  # e.g. an id beyond the column's integer range
+            return error_response(request, InvalidInput(_("A number is out of range.")))
         return await _unhandled(request, exc)
 
     @app.exception_handler(Exception)

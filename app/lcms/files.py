@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
@@ -110,4 +111,17 @@ def version_file_response(
             **headers,
             "Content-Disposition": content_disposition(disposition, version.filename),
         },
+    )
+
+
+def serve_version(
+    request: Request, session: Session, version_id: int, *, download: bool = False
+) -> Response:
+    """Serve a content version by id, for other packages (a course's pinned file): they name
+    the version, the library decides how its bytes are delivered."""
+    from app.lcms.service import get_version
+
+    store: BlobStore = request.app.state.blob_store
+    return version_file_response(
+        request, store, get_version(session, version_id), download=download
     )

@@ -17,8 +17,7 @@ from app.core.db import SessionDep, utcnow
 from app.core.errors import InvalidInput, NotFound, PayloadTooLarge
 from app.core.i18n import gettext as _
 from app.lcms import service as lcms
-from app.lcms.deps import BlobStoreDep
-from app.lcms.files import version_file_response
+from app.lcms.files import serve_version
 from app.lms import enrol_import, policy, progress, quiz, service
 from app.lms.models import (
     Attempt,
@@ -310,20 +309,13 @@ def lesson_file(
     lesson_id: int,
     request: Request,
     session: SessionDep,
-    store: BlobStoreDep,
     user: ApiUser,
     download: bool = False,
 ) -> Response:
     """The pinned file of a content lesson, for enrolled learners (even if the library item
     was archived or has moved on to a newer version) and for authors."""
-    lesson = service.get_lesson(session, lesson_id)
-    course = service.course_of_lesson(session, lesson)
-    if not policy.is_author(user):
-        service.require_active_enrollment(session, user, course)
-    if lesson.content_version_id is None:
-        raise NotFound(_("This lesson has no file."))
-    version = lcms.get_version(session, lesson.content_version_id)
-    return version_file_response(request, store, version, download=download)
+    version_id = service.lesson_file_version(session, user, lesson_id)
+    return serve_version(request, session, version_id, download=download)
 
 
 # --- Enrolment -----------------------------------------------------------------------------

@@ -24,14 +24,13 @@ from starlette.datastructures import FormData
 from app.accounts.deps import CSRFChecked, OptionalPageUser, PageUser
 from app.accounts.models import Role, SchoolLevel, User
 from app.core.config import Settings
-from app.core.db import SessionDep, SettingsDep, utcnow
+from app.core.db import SessionDep, SettingsDep, begin_write, utcnow
 from app.core.errors import AppError, CSRFFailed, InvalidInput, NotAuthenticated, NotFound
 from app.core.i18n import gettext as _
 from app.core.security import csrf_valid
 from app.core.web import CSRF_COOKIE, Pagination, redirect, render
 from app.lcms import service as lcms
-from app.lcms.deps import BlobStoreDep
-from app.lcms.files import version_file_response
+from app.lcms.files import serve_version
 from app.lms import api as lms_api
 from app.lms import policy, progress, quiz, service
 from app.lms.models import (
@@ -324,20 +323,13 @@ def lesson_file(
     request: Request,
     lesson_id: int,
     session: SessionDep,
-    store: BlobStoreDep,
     user: PageUser,
     download: bool = False,
 ) -> Response:
     """The lesson's pinned file (not the library's current one): authors and enrolled
     learners only. With S3 storage this redirects (307) to a short-lived presigned URL."""
-    lesson = service.get_lesson(session, lesson_id)
-    course = _visible_course_of(session, user, lesson)
-    if not policy.is_author(user):
-        service.require_active_enrollment(session, user, course)
-    if lesson.content_version_id is None:
-        raise NotFound(_("This lesson has no file."))
-    version = lcms.get_version(session, lesson.content_version_id)
-    return version_file_response(request, store, version, download=download)
+    version_id = service.lesson_file_version(session, user, lesson_id)
+    return serve_version(request, session, version_id, download=download)
 
 
 @router.post("/lessons/{lesson_id}/progress")
@@ -392,6 +384,10 @@ def lesson_done(
 @router.get("/lessons/{lesson_id}/quiz")
 def quiz_page(request: Request, lesson_id: int, session: SessionDep, user: PageUser) -> Response:
     """Start the next attempt or resume the open one. Correct answers never reach this page."""
+    # This GET may write (a new attempt, or scoring an expired one): end the read
+    # transaction and start a writing one, or SQLite could refuse the write mid-request.
+    session.commit()
+    begin_write(session)
     lesson = service.get_lesson(session, lesson_id)
     course = _visible_course_of(session, user, lesson)
     try:

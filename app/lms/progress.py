@@ -81,7 +81,7 @@ def record_progress(
     seconds_spent: float | None = None,
 ) -> ProgressResult:
     lesson, course_id = service.lesson_with_course_id(session, lesson_id)
-    enrollment = service.require_active_enrollment(session, actor, course_id)
+    enrollment = service.require_active_enrollment(session, actor, course_id, lock=True)
     if percent is not None and not 0 <= percent <= 100:
         raise InvalidInput(_("percent must be between 0 and 100."))
     if (seconds_spent is not None and not 0 <= seconds_spent <= MAX_SECONDS_PER_EVENT) or (

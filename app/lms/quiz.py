@@ -66,6 +66,7 @@ def add_question(
     lesson = _quiz_lesson(session, lesson_id)
     course = service.course_of_lesson(session, lesson)
     policy.require_owner(actor, course)
+    service.require_editable(course)
     try:
         question_kind = QuestionKind(kind)
     except ValueError:
@@ -345,7 +346,7 @@ def _score(session: Session, actor: User, attempt: Attempt, lesson: Lesson) -> b
         return False
     if passed:
         course = service.course_of_lesson(session, lesson)
-        enrollment = service.require_active_enrollment(session, actor, course)
+        enrollment = service.require_active_enrollment(session, actor, course, lock=True)
         record = progress._get_progress(session, actor.id, lesson)
         record.percent = 100
         progress.complete_lesson(session, record, lesson)

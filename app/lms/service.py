@@ -155,6 +155,7 @@ def update_course(
 ) -> Course:
     course = get_course_for(session, actor, course_id)
     policy.require_owner(actor, course)
+    require_editable(course)
     if title is not None:
         course.title = lcms.clean_text(title, field=_("Title"), max_len=MAX_TITLE, required=True)
     if description is not None:
@@ -266,6 +267,7 @@ def outline(session: Session, course: Course) -> Outline:
 def add_module(session: Session, actor: User, course_id: int, *, title: str) -> Module:
     course = get_course_for(session, actor, course_id)
     policy.require_owner(actor, course)
+    require_editable(course)
     position = (
         session.scalar(select(func.max(Module.position)).where(Module.course_id == course.id)) or 0
     ) + 1
@@ -329,15 +331,23 @@ def add_lesson(
     module = get_module(session, module_id)
     course = get_course_for(session, actor, module.course_id)
     policy.require_owner(actor, course)
+    require_editable(course)
     try:
         lesson_kind = LessonKind(kind)
     except ValueError:
         raise InvalidInput(_("Unknown lesson kind '{kind}'.").format(kind=kind)) from None
+    if lesson_kind == LessonKind.event:
+        # Attendance (which completes event lessons) arrives with the events feature; until
+        # then a required event lesson could never be completed.
+        raise InvalidInput(_("Event lessons are not available yet."))
     version_id = item_id = None
     if lesson_kind == LessonKind.content:
         if content_id is None:
             raise InvalidInput(_("A content lesson needs a library item (content_id)."))
         version = lcms.resolve_version(session, content_id, content_version)
+        if course.status != CourseStatus.draft and not lcms.was_published(session, version):
+            # A live course would hand learners a version the library never published.
+            raise Conflict(_("Only published versions can be added to a published course."))
         version_id, item_id = version.id, version.item_id
     elif content_id is not None:
         raise InvalidInput(_("Only content lessons show a library item."))
@@ -373,6 +383,7 @@ def add_lesson(
 def reorder_modules(session: Session, actor: User, course_id: int, module_ids: list[int]) -> None:
     course = get_course_for(session, actor, course_id)
     policy.require_owner(actor, course)
+    require_editable(course)
     current = set(session.scalars(select(Module.id).where(Module.course_id == course.id)))
     if set(module_ids) != current or len(module_ids) != len(current):
         raise InvalidInput(_("Give every module of the course exactly once."))
@@ -384,6 +395,7 @@ def reorder_lessons(session: Session, actor: User, module_id: int, lesson_ids: l
     module = get_module(session, module_id)
     course = get_course_for(session, actor, module.course_id)
     policy.require_owner(actor, course)
+    require_editable(course)
     current = set(session.scalars(select(Lesson.id).where(Lesson.module_id == module.id)))
     if set(lesson_ids) != current or len(lesson_ids) != len(current):
         raise InvalidInput(_("Give every lesson of the module exactly once."))
@@ -397,6 +409,7 @@ def apply_content_update(session: Session, actor: User, lesson_id: int) -> Lesso
     lesson = get_lesson(session, lesson_id)
     course = course_of_lesson(session, lesson)
     policy.require_owner(actor, course)
+    require_editable(course)
     if lesson.content_item_id is None:
         raise InvalidInput(_("Only content lessons show a library item."))
     version = lcms.resolve_version(session, lesson.content_item_id, None)
@@ -598,12 +611,37 @@ def my_enrollments(session: Session, actor: User) -> list[MyEnrollment]:
     return [MyEnrollment(e, c) for e, c in rows]
 
 
-def require_active_enrollment(session: Session, actor: User, course: Course | int) -> Enrollment:
+def require_editable(course: Course) -> None:
+    if course.status == CourseStatus.archived:
+        raise Conflict(_("This course is archived: it can no longer be changed."))
+
+
+def require_active_enrollment(
+    session: Session, actor: User, course: Course | int, *, lock: bool = False
+) -> Enrollment:
+    """The actor's live enrolment. ``lock`` takes its row lock (PostgreSQL; SQLite writers are
+    already serialised): progress updates of one learner in one course then run one at a
+    time, so the completion count never misses a lesson completed concurrently."""
     course_id = course if isinstance(course, int) else course.id
-    enrollment = get_enrollment(session, actor.id, course_id)
+    query = select(Enrollment).where(
+        Enrollment.user_id == actor.id, Enrollment.course_id == course_id
+    )
+    enrollment = session.scalar(query.with_for_update() if lock else query)
     if enrollment is None or enrollment.status == EnrollmentStatus.withdrawn:
         raise PermissionDenied(_("Enrol in this course first."))
     return enrollment
+
+
+def lesson_file_version(session: Session, actor: User, lesson_id: int) -> int:
+    """The content version a lesson shows, if ``actor`` may fetch it: authors, and learners
+    with an active enrolment (even after the library item moved on or was archived)."""
+    lesson = get_lesson(session, lesson_id)
+    course = get_course_for(session, actor, course_of_lesson(session, lesson).id)
+    if not policy.is_author(actor):
+        require_active_enrollment(session, actor, course)
+    if lesson.content_version_id is None:
+        raise NotFound(_("This lesson has no file."))
+    return lesson.content_version_id
 
 
 @dataclass(frozen=True)
@@ -616,7 +654,7 @@ def course_learners(
     session: Session, actor: User, course_id: int, *, limit: int = 50, offset: int = 0
 ) -> tuple[list[LearnerRow], int]:
     """Who is enrolled and how far they are (admins: all; school managers: their school)."""
-    course = get_course(session, course_id)
+    course = get_course_for(session, actor, course_id)
     if actor.role == Role.school_manager:
         scope = User.organization_id == actor.organization_id
     elif actor.role == Role.admin or course.owner_id == actor.id:

@@ -410,3 +410,78 @@ def test_deactivated_users_and_bad_lesson_settings_are_refused(
             json={"title": "Q", "kind": "quiz", **extra},
         )
         assert r.status_code == 422, extra
+
+
+def test_live_courses_and_archived_courses_are_guarded(
+    client: TestClient, db: Session, world: World
+) -> None:
+    store = client.app.state.blob_store  # type: ignore[attr-defined]
+    data = samples.mp4(7100)
+    lcms.add_version(
+        db,
+        world.author,
+        world.item.id,
+        sha256=store_bytes(store, data),
+        size=len(data),
+        media_type="video/mp4",
+        filename="nhap.mp4",
+    )
+    a = h(client, world.author)
+    module_id = service.outline(db, world.course).modules[0].id
+    # The course is published: a never-published version cannot reach its learners.
+    draft_pin = client.post(
+        f"/api/v1/modules/{module_id}/lessons",
+        headers=a,
+        json={
+            "title": "Bản nháp",
+            "kind": "content",
+            "content_id": world.item.id,
+            "content_version": 2,
+        },
+    )
+    assert draft_pin.status_code == 409
+    event = client.post(
+        f"/api/v1/modules/{module_id}/lessons",
+        headers=a,
+        json={"title": "Hội thảo", "kind": "event"},
+    )
+    assert event.status_code == 422
+    client.post(f"/api/v1/courses/{world.course.id}/archive", headers=a)
+    for method, url, body in (
+        ("post", f"/api/v1/courses/{world.course.id}/modules", {"title": "Mới"}),
+        ("patch", f"/api/v1/courses/{world.course.id}", {"title": "Đổi"}),
+        ("post", f"/api/v1/modules/{module_id}/lessons", {"title": "Q", "kind": "quiz"}),
+        (
+            "post",
+            f"/api/v1/lessons/{world.quiz.id}/questions",
+            {"text": "?", "kind": "short", "answer": "x"},
+        ),
+    ):
+        r = getattr(client, method)(url, headers=a, json=body)
+        assert r.status_code == 409, (url, r.text)
+
+
+def test_draft_courses_stay_hidden_from_managers(
+    client: TestClient, db: Session, settings: Settings
+) -> None:
+    w = build_world(db, settings, client.app.state.blob_store, publish=False)  # type: ignore[attr-defined]
+    r = client.get(f"/api/v1/courses/{w.course.id}/enrollments", headers=h(client, w.manager))
+    assert r.status_code == 404
+
+
+def test_out_of_range_ids_are_422_not_500(client: TestClient, world: World) -> None:
+    t = h(client, world.teacher)
+    for url in (
+        f"/api/v1/courses/{2**63}",
+        f"/api/v1/content/{2**64}",
+        f"/api/v1/users/{2**63}",
+        f"/api/v1/lessons/{2**40}/progress",
+    ):
+        r = (
+            client.get(url, headers=t)
+            if "progress" not in url
+            else client.post(
+                url, headers=t, json={"event_id": "3b241101-e2bb-4255-8caf-4136c566a963"}
+            )
+        )
+        assert r.status_code in (404, 422), (url, r.status_code)
