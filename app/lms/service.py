@@ -654,7 +654,10 @@ def course_learners(
     session: Session, actor: User, course_id: int, *, limit: int = 50, offset: int = 0
 ) -> tuple[list[LearnerRow], int]:
     """Who is enrolled and how far they are (admins: all; school managers: their school)."""
-    course = get_course_for(session, actor, course_id)
+    course = get_course(session, course_id)
+    if course.status == CourseStatus.draft and not policy.is_author(actor):
+        # A draft does not exist for non-authors; archived courses keep their records.
+        raise NotFound(_("Course {id} does not exist.").format(id=course.id))
     if actor.role == Role.school_manager:
         scope = User.organization_id == actor.organization_id
     elif actor.role == Role.admin or course.owner_id == actor.id:
