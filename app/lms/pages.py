@@ -381,17 +381,13 @@ def lesson_done(
 # --- Quizzes -------------------------------------------------------------------------------
 
 
-@router.get("/lessons/{lesson_id}/quiz")
-def quiz_page(request: Request, lesson_id: int, session: SessionDep, user: PageUser) -> Response:
-    """Start the next attempt or resume the open one. Correct answers never reach this page."""
-    # This GET may write (a new attempt, or scoring an expired one): end the read
-    # transaction and start a writing one, or SQLite could refuse the write mid-request.
-    session.commit()
-    begin_write(session)
+@router.post("/lessons/{lesson_id}/quiz", dependencies=[CSRFChecked])
+def quiz_start(request: Request, lesson_id: int, session: SessionDep, user: PageUser) -> Response:
+    """Start the next attempt (or resume the open one): a POST, so no link can spend one."""
     lesson = service.get_lesson(session, lesson_id)
     course = _visible_course_of(session, user, lesson)
     try:
-        view = quiz.start_attempt(session, user, lesson.id)
+        quiz.start_attempt(session, user, lesson.id)
     except AppError as exc:
         if exc.status_code == 403:
             session.rollback()
@@ -402,6 +398,30 @@ def quiz_page(request: Request, lesson_id: int, session: SessionDep, user: PageU
                 session.rollback()
             return redirect(request, _lesson_url(lesson.id), message=exc.detail, level="error")
         raise
+    return redirect(request, f"/lessons/{lesson.id}/quiz")
+
+
+@router.get("/lessons/{lesson_id}/quiz")
+def quiz_page(request: Request, lesson_id: int, session: SessionDep, user: PageUser) -> Response:
+    """The open attempt (resume). Correct answers never reach this page."""
+    # Scoring an expired attempt on the way is a write: start a writing transaction, or
+    # SQLite could refuse the write mid-request.
+    session.commit()
+    begin_write(session)
+    lesson = service.get_lesson(session, lesson_id)
+    course = _visible_course_of(session, user, lesson)
+    try:
+        view = quiz.open_attempt(session, user, lesson.id)
+    except AppError as exc:
+        if exc.status_code == 403:
+            session.rollback()
+            return redirect(request, f"/courses/{course.id}", message=exc.detail, level="error")
+        if exc.status_code == 422:
+            session.rollback()
+            return redirect(request, _lesson_url(lesson.id), message=exc.detail, level="error")
+        raise
+    if view is None:
+        return redirect(request, _lesson_url(lesson.id))
     return render(
         request,
         "lms/quiz.html",

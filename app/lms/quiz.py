@@ -175,6 +175,19 @@ def _view(session: Session, attempt: Attempt) -> AttemptView:
     return AttemptView(attempt, _shown(attempt, questions), left)
 
 
+def open_attempt(session: Session, actor: User, lesson_id: int) -> AttemptView | None:
+    """The learner's attempt still in time, if any (an expired one is scored on the way)."""
+    lesson = _quiz_lesson(session, lesson_id)
+    course = service.course_of_lesson(session, lesson)
+    service.require_active_enrollment(session, actor, course)
+    for attempt in attempts_of(session, actor, lesson.id):
+        if attempt.submitted_at is None:
+            if attempt.deadline_at is None or utcnow() <= attempt.deadline_at + GRACE:
+                return _view(session, attempt)
+            _score(session, actor, attempt, lesson)
+    return None
+
+
 def start_attempt(session: Session, actor: User, lesson_id: int) -> AttemptView:
     """Resume the open attempt, or start the next one within the attempt limit."""
     lesson = _quiz_lesson(session, lesson_id)

@@ -276,7 +276,7 @@ def test_teacher_learns_offline_passes_the_quiz_and_verifies_the_certificate(
     # The quiz: choose, the answer is saved as we go, submit, passed.
     page.goto(f"/lessons/{journey.quiz_id}")
     fits(page, "quiz-lesson")
-    page.click(f"main a[href='/lessons/{journey.quiz_id}/quiz']")
+    page.click(f"main form[action='/lessons/{journey.quiz_id}/quiz'] button")
     expect(page.locator("#quiz-form")).to_be_visible()
     fits(page, "quiz")
     page.get_by_label(RIGHT).check()
@@ -342,7 +342,8 @@ def test_the_quiz_timer_warns_and_sends_the_answers_when_time_is_up(
     page.goto(f"/courses/{journey.course_id}")
     page.click(f"form[action='/courses/{journey.course_id}/enroll'] button")
     expect(page.locator(".flash-success")).to_be_visible()
-    page.goto(f"/lessons/{journey.timed_quiz_id}/quiz")
+    page.goto(f"/lessons/{journey.timed_quiz_id}")
+    page.click(f"main form[action='/lessons/{journey.timed_quiz_id}/quiz'] button")
     timer = page.locator("#quiz-timer")
     expect(timer).to_be_visible()
     # Ten seconds: less than a minute, so the warning comes at once.

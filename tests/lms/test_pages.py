@@ -88,8 +88,15 @@ def right_choice(db: Session, lesson_id: int) -> tuple[int, int, int]:
     return single.id, right, short.id
 
 
+def open_quiz(client: TestClient, lesson_id: int, **kwargs: Any) -> Any:
+    """Start (or resume) an attempt the way the lesson page does: a POST with the form's
+    CSRF token, then the quiz page."""
+    token = csrf_from(client.get(f"/lessons/{lesson_id}").text)
+    return client.post(f"/lessons/{lesson_id}/quiz", data={"csrf_token": token}, **kwargs)
+
+
 def pass_quiz(client: TestClient, db: Session, world: World) -> Any:
-    page = client.get(f"/lessons/{world.quiz.id}/quiz")
+    page = open_quiz(client, world.quiz.id)
     assert page.status_code == 200, page.text
     attempt_id = int(re.search(r'data-attempt="(\d+)"', page.text).group(1))  # type: ignore[union-attr]
     single, right, short = right_choice(db, world.quiz.id)
@@ -354,8 +361,10 @@ def test_the_quiz_page_never_shows_the_answers_and_the_form_scores_it(
 ) -> None:
     learner(client, page_login, world)
     lesson = client.get(f"/lessons/{world.quiz.id}")
-    assert f'href="/lessons/{world.quiz.id}/quiz"' in lesson.text
-    page = client.get(f"/lessons/{world.quiz.id}/quiz")
+    assert f'action="/lessons/{world.quiz.id}/quiz"' in lesson.text
+    # Only a POST starts an attempt: a plain link (or a foreign page) cannot spend one.
+    assert client.get(f"/lessons/{world.quiz.id}/quiz", follow_redirects=False).status_code == 303
+    page = open_quiz(client, world.quiz.id)
     assert page.status_code == 200
     html = page.text
     assert "Nghị quyết 57 nói về gì?" in html
@@ -418,14 +427,14 @@ def test_the_quiz_page_never_shows_the_answers_and_the_form_scores_it(
     # The lesson page lists the attempt and no longer offers to start one.
     lesson = client.get(f"/lessons/{world.quiz.id}").text
     assert f'href="/attempts/{attempt_id}/result"' in lesson
-    assert f'href="/lessons/{world.quiz.id}/quiz"' not in lesson
+    assert f'action="/lessons/{world.quiz.id}/quiz"' not in lesson
 
 
 def test_review_policy_and_wrong_answers_on_the_result_page(
     client: TestClient, db: Session, page_login: Login, world: World
 ) -> None:
     learner(client, page_login, world)
-    page = client.get(f"/lessons/{world.quiz.id}/quiz").text
+    page = open_quiz(client, world.quiz.id).text
     attempt_id = int(re.search(r'data-attempt="(\d+)"', page).group(1))  # type: ignore[union-attr]
     single, _right, short = right_choice(db, world.quiz.id)
     submitted = client.post(
@@ -438,7 +447,7 @@ def test_review_policy_and_wrong_answers_on_the_result_page(
     assert "result-failed" in result
     assert result.count("review-wrong") == 2
     assert "Khoa học, công nghệ, đổi mới sáng tạo" in result  # policy "answers"
-    assert f'href="/lessons/{world.quiz.id}/quiz"' in result  # one attempt left
+    assert f'action="/lessons/{world.quiz.id}/quiz"' in result  # one attempt left
 
     world.course.review_policy = "none"
     db.flush()
@@ -447,7 +456,7 @@ def test_review_policy_and_wrong_answers_on_the_result_page(
     assert "Khoa học, công nghệ, đổi mới sáng tạo" not in hidden
 
     # The second (last) attempt through the JSON twin.
-    page = client.get(f"/lessons/{world.quiz.id}/quiz").text
+    page = open_quiz(client, world.quiz.id).text
     second = int(re.search(r'data-attempt="(\d+)"', page).group(1))  # type: ignore[union-attr]
     assert second != attempt_id
     sent = client.post(
@@ -459,7 +468,7 @@ def test_review_policy_and_wrong_answers_on_the_result_page(
     assert sent.json()["passed"] is False
     assert sent.json()["review"] is None
     # No attempt left: the quiz page sends the learner back with a message.
-    over = client.get(f"/lessons/{world.quiz.id}/quiz", follow_redirects=False)
+    over = open_quiz(client, world.quiz.id, follow_redirects=False)
     assert over.status_code == 303
     assert over.headers["location"] == f"/lessons/{world.quiz.id}"
 
@@ -470,7 +479,7 @@ def test_a_timed_quiz_shows_the_countdown(
     world.quiz.time_limit_seconds = 600
     db.flush()
     learner(client, page_login, world)
-    page = client.get(f"/lessons/{world.quiz.id}/quiz").text
+    page = open_quiz(client, world.quiz.id).text
     left = int(re.search(r'data-seconds-left="(\d+)"', page).group(1))  # type: ignore[union-attr]
     assert 590 <= left <= 600
     assert 'id="quiz-timer"' in page
@@ -590,6 +599,7 @@ def test_pages_carry_no_inline_script_or_style(
     client: TestClient, db: Session, page_login: Login, world: World
 ) -> None:
     learner(client, page_login, world)
+    open_quiz(client, world.quiz.id)  # an open attempt, so the quiz page renders
     for url in (
         "/courses",
         f"/courses/{world.course.id}",
