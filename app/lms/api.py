@@ -237,6 +237,10 @@ def update_course(
         due_at=body.due_at,
         enroll_opens_at=body.enroll_opens_at,
         enroll_closes_at=body.enroll_closes_at,
+        # An explicit null clears a date; an absent field leaves it.
+        set_dates=frozenset(
+            body.model_fields_set & {"due_at", "enroll_opens_at", "enroll_closes_at"}
+        ),
     )
     return course_out(session, user, course)
 

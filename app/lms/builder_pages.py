@@ -479,6 +479,8 @@ def course_update(
             due_at=dates.due_at,
             enroll_opens_at=dates.enroll_opens_at,
             enroll_closes_at=dates.enroll_closes_at,
+            # The form always holds all three dates: an emptied field clears its date.
+            set_dates=frozenset({"due_at", "enroll_opens_at", "enroll_closes_at"}),
         )
     except AppError as exc:
         return _failed(request, session, user, course_id, exc, at="details", form=form)

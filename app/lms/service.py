@@ -152,6 +152,7 @@ def update_course(
     due_at: datetime | None = None,
     enroll_opens_at: datetime | None = None,
     enroll_closes_at: datetime | None = None,
+    set_dates: frozenset[str] = frozenset(),
 ) -> Course:
     course = get_course_for(session, actor, course_id)
     policy.require_owner(actor, course)
@@ -162,9 +163,16 @@ def update_course(
         course.description = lcms.clean_text(
             description, field=_("Description"), max_len=MAX_DESCRIPTION
         )
-    course.due_at = due_at or course.due_at
-    course.enroll_opens_at = enroll_opens_at or course.enroll_opens_at
-    course.enroll_closes_at = enroll_closes_at or course.enroll_closes_at
+    # Dates named in ``set_dates`` take the given value exactly (None clears the date);
+    # the others change only when a new value is given.
+    wanted = {
+        "due_at": due_at,
+        "enroll_opens_at": enroll_opens_at,
+        "enroll_closes_at": enroll_closes_at,
+    }
+    for name, value in wanted.items():
+        if value is not None or name in set_dates:
+            setattr(course, name, value)
     _check_window(course.enroll_opens_at, course.enroll_closes_at, course.due_at)
     _set_labels(course, levels=levels, topics=topics, roles=roles)
     course.updated_at = utcnow()

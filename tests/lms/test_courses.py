@@ -485,3 +485,14 @@ def test_out_of_range_ids_are_422_not_500(client: TestClient, world: World) -> N
             )
         )
         assert r.status_code in (404, 422), (url, r.status_code)
+
+
+def test_dates_can_be_cleared_and_absent_fields_stay(client: TestClient, world: World) -> None:
+    a = h(client, world.author)
+    url = f"/api/v1/courses/{world.course.id}"
+    set_due = client.patch(url, headers=a, json={"due_at": "2030-01-01T00:00:00+07:00"}).json()
+    assert set_due["due_at"] is not None
+    untouched = client.patch(url, headers=a, json={"title": "Đổi tên"}).json()
+    assert untouched["due_at"] == set_due["due_at"]
+    cleared = client.patch(url, headers=a, json={"due_at": None}).json()
+    assert cleared["due_at"] is None
