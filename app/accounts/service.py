@@ -32,7 +32,6 @@ MAX_NAME = 200
 MAX_EMAIL = 254
 MIN_PASSWORD = 8
 MAX_PASSWORD = 128
-ROLES = tuple(r.value for r in Role)
 # Kind names as they appear inside sentences ("A school must belong to a commune.").
 KIND_NAMES = {
     OrgKind.province: N_("province"),
@@ -111,18 +110,6 @@ def descendant_ids(session: Session, organization_id: int) -> list[int]:
     )
     tree = tree.union_all(select(Organization.id).where(Organization.parent_id == tree.c.id))
     return list(session.scalars(select(tree.c.id)))
-
-
-def ancestor_ids(session: Session, organization_id: int) -> list[int]:
-    up = (
-        select(Organization.id, Organization.parent_id)
-        .where(Organization.id == organization_id)
-        .cte("up", recursive=True)
-    )
-    up = up.union_all(
-        select(Organization.id, Organization.parent_id).where(Organization.id == up.c.parent_id)
-    )
-    return list(session.scalars(select(up.c.id)))
 
 
 @dataclass

@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import jwt
@@ -124,7 +124,3 @@ def unsign(settings: Settings, signed: str) -> str | None:
         return None
     expected = hmac.new(settings.secret_key.encode(), value.encode(), hashlib.sha256).hexdigest()
     return value if hmac.compare_digest(expected[:32], mac) else None
-
-
-def expires_in(delta: timedelta) -> datetime:
-    return utcnow() + delta

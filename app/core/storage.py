@@ -322,8 +322,3 @@ def make_blob_store(settings: Settings) -> BlobStore:
     if settings.storage == "s3":
         return S3BlobStore(settings)
     return LocalBlobStore(settings.data_dir)
-
-
-def check_storage(settings: Settings) -> None:
-    """Raise when the configured storage cannot be written (local) or reached (S3)."""
-    make_blob_store(settings).check()

@@ -52,7 +52,6 @@ def page_csp(media_origin: str | None = None) -> str:
     )
 
 
-CSP = page_csp()
 # Swagger UI (vendored under /static) needs its inline bootstrap script.
 DOCS_CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "

@@ -13,6 +13,7 @@ from starlette.types import Receive, Scope, Send
 
 from app.core.storage import BlobStore, content_disposition
 from app.lcms.models import ContentVersion
+from app.lcms.service import get_version
 from app.lcms.sniff import ACCEPTED
 
 PRESIGN_SECONDS = 300
@@ -119,8 +120,6 @@ def serve_version(
 ) -> Response:
     """Serve a content version by id, for other packages (a course's pinned file): they name
     the version, the library decides how its bytes are delivered."""
-    from app.lcms.service import get_version
-
     store: BlobStore = request.app.state.blob_store
     return version_file_response(
         request, store, get_version(session, version_id), download=download

@@ -43,11 +43,6 @@ LongText = Annotated[str, Form(max_length=10000)]
 Levels = Annotated[list[str] | None, Form()]
 
 
-def _done(request: Request, session: Session, url: str, message: str) -> Response:
-    """Redirect with a flash (the session dependency commits before the response is sent)."""
-    return redirect(request, url, message=message)
-
-
 def _author(user: PageUser) -> User:
     policy.require_author(user)
     return user
@@ -284,11 +279,10 @@ def studio_create(
         return _render_studio(
             request, session, user, status_code=exc.status_code, form=form, error=exc.detail
         )
-    return _done(
+    return redirect(
         request,
-        session,
         f"/studio/items/{item.id}",
-        _("Item '{title}' created.").format(title=item.title),
+        message=_("Item '{title}' created.").format(title=item.title),
     )
 
 
@@ -384,7 +378,7 @@ def studio_update(
             form=form,
             error=exc.detail,
         )
-    return _done(request, session, f"/studio/items/{item_id}", _("Changes saved."))
+    return redirect(request, f"/studio/items/{item_id}", message=_("Changes saved."))
 
 
 def _wants_json(request: Request) -> bool:
@@ -466,7 +460,7 @@ def studio_publish(
         message = _("Rolled back to version {n}.").format(n=version)
     else:
         message = _("Version {n} published.").format(n=version)
-    return _done(request, session, back, message)
+    return redirect(request, back, message=message)
 
 
 @router.post("/studio/items/{item_id}/archive", dependencies=[CSRFChecked])
@@ -479,7 +473,7 @@ def studio_archive(
     except AppError as exc:
         session.rollback()
         return redirect(request, back, message=exc.detail, level="error")
-    return _done(request, session, back, _("Item archived: it is no longer in the library."))
+    return redirect(request, back, message=_("Item archived: it is no longer in the library."))
 
 
 @router.post("/studio/items/{item_id}/restore", dependencies=[CSRFChecked])
@@ -497,4 +491,4 @@ def studio_restore(
         if item.status == ContentStatus.published
         else _("Item restored as a draft.")
     )
-    return _done(request, session, back, message)
+    return redirect(request, back, message=message)
