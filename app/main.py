@@ -28,6 +28,7 @@ from app.lcms.service import collect_garbage
 from app.lms import api as lms_api
 from app.lms import builder_pages as lms_builder_pages
 from app.lms import pages as lms_pages
+from app.reports import audit_views
 
 log = logging.getLogger("hocso")
 
@@ -77,6 +78,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(lms_api.router)
     app.include_router(lms_pages.router)
     app.include_router(lms_builder_pages.router)
+    app.include_router(audit_views.api_router)
+    app.include_router(audit_views.page_router)
 
     @app.get("/docs", include_in_schema=False)
     def swagger_ui() -> HTMLResponse:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
+import app.accounts.audit
 import app.accounts.models
 import app.lcms.models
 import app.lms.models  # noqa: F401

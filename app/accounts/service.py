@@ -12,7 +12,7 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.accounts import policy
+from app.accounts import audit, policy
 from app.accounts.models import (
     PARENT_KIND,
     Organization,
@@ -178,6 +178,16 @@ def create_organization(
     org = Organization(name=name, kind=org_kind.value, level=level, parent_id=parent_id)
     session.add(org)
     _flush_unique_name(session, name)
+    audit.record(
+        session,
+        actor=actor,
+        action=audit.AuditAction.organization_created,
+        target_type="organization",
+        target_id=org.id,
+        target_label=org.name,
+        organization_id=org.id,
+        detail={"kind": org.kind, "level": org.level, "parent_id": org.parent_id},
+    )
     return org
 
 
@@ -200,9 +210,29 @@ def update_organization(
     _check_placement(session, kind=OrgKind(org.kind), level=new_level, parent_id=new_parent)
     new_name = clean_name(name) if name is not None else org.name
     _check_unique_sibling(session, name=new_name, parent_id=new_parent, exclude_id=org.id)
+    changes = _changes(
+        {"name": org.name, "level": org.level, "parent_id": org.parent_id},
+        {"name": new_name, "level": new_level, "parent_id": new_parent},
+    )
     org.name, org.level, org.parent_id = new_name, new_level, new_parent
     _flush_unique_name(session, new_name)
+    if changes:
+        audit.record(
+            session,
+            actor=actor,
+            action=audit.AuditAction.organization_updated,
+            target_type="organization",
+            target_id=org.id,
+            target_label=org.name,
+            organization_id=org.id,
+            detail=changes,
+        )
     return org
+
+
+def _changes(before: dict[str, object], after: dict[str, object]) -> dict[str, list[object]]:
+    """``{field: [old, new]}`` for the fields that differ: an audit entry's detail."""
+    return {key: [before[key], after[key]] for key in before if before[key] != after[key]}
 
 
 def _flush_unique_name(session: Session, name: str) -> None:
@@ -288,6 +318,16 @@ def create_user(
     except IntegrityError:
         # Two requests raced for the same email: the unique constraint decides.
         raise Conflict(_("A user with email {email} already exists.").format(email=email)) from None
+    audit.record(
+        session,
+        actor=actor,
+        action=audit.AuditAction.user_created,
+        target_type="user",
+        target_id=user.id,
+        target_label=audit.user_label(user),
+        organization_id=user.organization_id,
+        detail={"role": user.role, "with_password": password is not None},
+    )
     return user
 
 
@@ -360,13 +400,42 @@ def update_user(
             raise PermissionDenied(_("You cannot change your own role or school."))
         get_organization(session, new_org)
         policy.check_can_place_user(actor, organization_id=new_org, role=new_role)
+    before = {
+        "full_name": user.full_name,
+        "role": user.role,
+        "organization_id": user.organization_id,
+    }
     if full_name is not None:
         user.full_name = clean_name(full_name, field=_("Full name"))
     user.role, user.organization_id = new_role.value, new_org
+    changes = _changes(
+        before,
+        {"full_name": user.full_name, "role": user.role, "organization_id": user.organization_id},
+    )
+    if changes:
+        audit.record(
+            session,
+            actor=actor,
+            action=audit.AuditAction.user_updated,
+            target_type="user",
+            target_id=user.id,
+            target_label=audit.user_label(user),
+            organization_id=user.organization_id,
+            detail=changes,
+        )
     if is_active is False:
         _deactivate(session, actor, user)
-    elif is_active is True:
+    elif is_active is True and not user.is_active:
         user.is_active = True
+        audit.record(
+            session,
+            actor=actor,
+            action=audit.AuditAction.user_reactivated,
+            target_type="user",
+            target_id=user.id,
+            target_label=audit.user_label(user),
+            organization_id=user.organization_id,
+        )
     session.flush()
     return user
 
@@ -386,3 +455,12 @@ def _deactivate(session: Session, actor: User, user: User) -> None:
         user.is_active = False
         user.token_version += 1
         session.execute(delete(WebSession).where(WebSession.user_id == user.id))
+        audit.record(
+            session,
+            actor=actor,
+            action=audit.AuditAction.user_deactivated,
+            target_type="user",
+            target_id=user.id,
+            target_label=audit.user_label(user),
+            organization_id=user.organization_id,
+        )

@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import __version__
-from app.core import i18n
+from app.core import context, i18n
 from app.core.config import PROJECT_ROOT, Settings
 from app.core.errors import AppError, CSRFFailed, InvalidInput, NotAuthenticated
 from app.core.i18n import N_
@@ -293,7 +293,16 @@ class WebMiddleware:
                     )
             await send(message)
 
-        await self.app(scope, receive, send_wrapper)
+        # The client address as uvicorn resolved it (X-Forwarded-For only from trusted proxies).
+        client = scope.get("client")
+        origin = context.set_origin(
+            client[0] if client else None,
+            context.VIA_API if is_api_path(path) else context.VIA_WEB,
+        )
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            context.reset_origin(origin)
 
 
 def _sets_cookie(headers: MutableHeaders, name: str) -> bool:

@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement, and_, case, exists, func, literal, select,
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.accounts import audit
 from app.accounts.models import SchoolLevel, User
 from app.core.db import utcnow
 from app.core.errors import Conflict, InvalidInput, NotFound
@@ -409,6 +410,14 @@ def get_version_for(session: Session, actor: User, item_id: int, number: int) ->
 
 # --- Publishing ----------------------------------------------------------------------------
 
+# Each publishing event is also an entry of the audit log (app.accounts.audit).
+_AUDIT_ACTIONS = {
+    PublishAction.publish: audit.AuditAction.content_published,
+    PublishAction.rollback: audit.AuditAction.content_rolled_back,
+    PublishAction.archive: audit.AuditAction.content_archived,
+    PublishAction.restore: audit.AuditAction.content_restored,
+}
+
 
 def _log(
     session: Session,
@@ -426,6 +435,15 @@ def _log(
         actor_id=actor.id,
     )
     session.add(event)
+    audit.record(
+        session,
+        actor=actor,
+        action=_AUDIT_ACTIONS[action],
+        target_type="content",
+        target_id=item.id,
+        target_label=item.title,
+        detail={"from_version": from_version, "to_version": to_version},
+    )
     return event
 
 
