@@ -1,0 +1,1 @@
+"""Reporting: completion aggregates, dashboards, exports, periodic report snapshots, audit log."""
