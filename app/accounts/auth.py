@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from app.accounts.models import ActivationCode, LoginFailure, User, WebSession
 from app.accounts.service import check_password_strength, get_user
@@ -110,7 +110,8 @@ def user_from_token(session: Session, settings: Settings, token: str) -> User:
         user_id = int(claims["sub"])
     except (TypeError, ValueError):
         raise NotAuthenticated(_("The access token is invalid or has expired.")) from None
-    user = session.get(User, user_id)
+    # Every API request runs this: the user alone, its organisation only when asked for.
+    user = session.get(User, user_id, options=[lazyload(User.organization)])
     if user is None or not user.is_active or user.token_version != claims["ver"]:
         raise NotAuthenticated(_("The access token is invalid or has expired."))
     return user

@@ -12,12 +12,12 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.accounts.models import Role, User
-from app.core.db import utcnow
+from app.core.db import insert_ignore, utcnow
 from app.core.errors import InvalidInput, NotFound, PermissionDenied
 from app.core.i18n import gettext as _
 from app.lms import service
@@ -28,6 +28,7 @@ from app.lms.models import (
     Lesson,
     LessonKind,
     LessonProgress,
+    Module,
     ProgressEvent,
     ProgressStatus,
 )
@@ -80,8 +81,22 @@ def record_progress(
     position_seconds: float | None = None,
     seconds_spent: float | None = None,
 ) -> ProgressResult:
-    lesson, course_id = service.lesson_with_course_id(session, lesson_id)
-    enrollment = service.require_active_enrollment(session, actor, course_id, lock=True)
+    """Apply one progress event. The hottest write of the LMS (every few seconds per learner
+    watching a video): plain columns and single statements rather than loaded entities."""
+    lesson = session.execute(
+        select(
+            Lesson.id,
+            Lesson.kind,
+            Lesson.completion_threshold,
+            Lesson.content_version_id,
+            Module.course_id,
+        )
+        .join(Module, Module.id == Lesson.module_id)
+        .where(Lesson.id == lesson_id)
+    ).first()
+    if lesson is None:
+        raise NotFound(_("Lesson {id} does not exist.").format(id=lesson_id))
+    enrollment = service.require_active_enrollment(session, actor, lesson.course_id, lock=True)
     if percent is not None and not 0 <= percent <= 100:
         raise InvalidInput(_("percent must be between 0 and 100."))
     if (seconds_spent is not None and not 0 <= seconds_spent <= MAX_SECONDS_PER_EVENT) or (
@@ -92,38 +107,73 @@ def record_progress(
         raise InvalidInput(_("status must be 'in_progress' or 'completed'."))
     if status == ProgressStatus.completed and lesson.kind != LessonKind.content:
         raise InvalidInput(_("Quiz and event lessons are completed by passing or attending."))
-    try:
-        with session.begin_nested():
-            session.add(ProgressEvent(event_id=event_id, user_id=actor.id, lesson_id=lesson.id))
-    except IntegrityError:
-        progress = _get_progress(session, actor.id, lesson)
+    now = utcnow()
+    fresh = insert_ignore(
+        session, ProgressEvent, event_id=event_id, user_id=actor.id, lesson_id=lesson.id
+    )
+    row = _progress_row(session, actor.id, lesson.id, lesson.content_version_id)
+    if not fresh:  # a replay: report, change nothing
         return ProgressResult(
-            progress.status,
-            progress.percent,
-            progress.position_seconds,
+            row.status,
+            row.percent,
+            row.position_seconds,
             enrollment.progress_percent,
             enrollment.completed_at is not None,
             replayed=True,
         )
-    progress = _get_progress(session, actor.id, lesson)
-    if percent is not None:
-        progress.percent = max(progress.percent, percent)
-    if position_seconds is not None:
-        progress.position_seconds = position_seconds
-    if seconds_spent:
-        progress.seconds_spent += seconds_spent
-    if progress.status == ProgressStatus.not_started:
-        progress.status = ProgressStatus.in_progress.value
-    progress.updated_at = utcnow()
+    new_percent = row.percent if percent is None else max(row.percent, percent)
+    new_position = row.position_seconds if position_seconds is None else position_seconds
+    new_status = (
+        ProgressStatus.in_progress.value if row.status == ProgressStatus.not_started else row.status
+    )
+    values: dict[str, object] = {
+        "position_seconds": new_position,
+        "seconds_spent": row.seconds_spent + (seconds_spent or 0),
+        "updated_at": now,
+    }
     done = status == ProgressStatus.completed or (
-        lesson.kind == LessonKind.content and progress.percent >= lesson.completion_threshold
+        lesson.kind == LessonKind.content and new_percent >= lesson.completion_threshold
     )
-    if done:
-        complete_lesson(session, progress, lesson)
-    course_percent, completed = refresh_course(session, actor, course_id, enrollment)
-    return ProgressResult(
-        progress.status, progress.percent, progress.position_seconds, course_percent, completed
-    )
+    if done and row.status != ProgressStatus.completed:
+        new_status = ProgressStatus.completed.value
+        if lesson.kind == LessonKind.content:
+            new_percent = max(new_percent, lesson.completion_threshold)
+        # The evidence keeps the version the learner saw when they completed it.
+        values |= {"completed_at": now, "content_version_id": lesson.content_version_id}
+    values |= {"percent": new_percent, "status": new_status}
+    session.execute(update(LessonProgress).where(LessonProgress.id == row.id).values(values))
+    course_percent, completed = refresh_course(session, actor, lesson.course_id, enrollment)
+    return ProgressResult(new_status, new_percent, new_position, course_percent, completed)
+
+
+def _progress_row(
+    session: Session, user_id: int, lesson_id: int, version_id: int | None
+) -> Row[tuple[int, str, int, float, float]]:
+    """The learner's progress on a lesson as plain columns, created on first use."""
+    query = select(
+        LessonProgress.id,
+        LessonProgress.status,
+        LessonProgress.percent,
+        LessonProgress.position_seconds,
+        LessonProgress.seconds_spent,
+    ).where(LessonProgress.user_id == user_id, LessonProgress.lesson_id == lesson_id)
+    row = session.execute(query).first()
+    if row is None:
+        # A concurrent first event of the same learner may insert it first: either way it exists.
+        insert_ignore(
+            session,
+            LessonProgress,
+            user_id=user_id,
+            lesson_id=lesson_id,
+            content_version_id=version_id,
+            status=ProgressStatus.not_started.value,
+            percent=0,
+            position_seconds=0.0,
+            seconds_spent=0.0,
+            updated_at=utcnow(),
+        )
+        row = session.execute(query).one()
+    return row
 
 
 def complete_lesson(session: Session, progress: LessonProgress, lesson: Lesson) -> None:

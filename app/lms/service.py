@@ -397,6 +397,7 @@ def reorder_modules(session: Session, actor: User, course_id: int, module_ids: l
         raise InvalidInput(_("Give every module of the course exactly once."))
     for position, module_id in enumerate(module_ids, start=1):
         session.execute(update(Module).where(Module.id == module_id).values(position=position))
+    course.updated_at = utcnow()  # every outline change moves it (the outline cache's key)
 
 
 def reorder_lessons(session: Session, actor: User, module_id: int, lesson_ids: list[int]) -> None:
@@ -409,6 +410,7 @@ def reorder_lessons(session: Session, actor: User, module_id: int, lesson_ids: l
         raise InvalidInput(_("Give every lesson of the module exactly once."))
     for position, lesson_id in enumerate(lesson_ids, start=1):
         session.execute(update(Lesson).where(Lesson.id == lesson_id).values(position=position))
+    course.updated_at = utcnow()
 
 
 def apply_content_update(session: Session, actor: User, lesson_id: int) -> Lesson:

@@ -499,3 +499,48 @@ def test_dates_can_be_cleared_and_absent_fields_stay(client: TestClient, world: 
     assert untouched["due_at"] == set_due["due_at"]
     cleared = client.patch(url, headers=a, json={"due_at": None}).json()
     assert cleared["due_at"] is None
+
+
+def test_the_cached_outline_follows_every_edit(
+    client: TestClient, db: Session, world: World
+) -> None:
+    """The course document caches its outline per course revision: a repeat costs fewer
+    statements, and reordering, new lessons, renamed items and new published versions all
+    show at once."""
+    a = h(client, world.author)
+    url = f"/api/v1/courses/{world.course.id}"
+
+    def titles() -> list[str]:
+        doc = client.get(url, headers=a).json()
+        return [lesson["title"] for m in doc["modules"] for lesson in m["lessons"]]
+
+    def statements() -> int:
+        seen: list[str] = []
+        engine = db.get_bind()
+
+        def on_execute(*args: object) -> None:
+            seen.append(str(args[2]))
+
+        event.listen(engine, "before_cursor_execute", on_execute)
+        try:
+            assert client.get(url, headers=a).status_code == 200
+        finally:
+            event.remove(engine, "before_cursor_execute", on_execute)
+        return len([s for s in seen if not s.startswith(("SAVEPOINT", "RELEASE"))])
+
+    before = titles()
+    statements()  # warm the cache
+    warm = statements()
+    module = service.outline(db, world.course).modules[0]
+    lesson_ids = [lesson.id for lesson in service.outline(db, world.course).lessons[module.id]]
+    r = client.put(
+        f"/api/v1/modules/{module.id}/lessons/order", headers=a, json={"ids": lesson_ids[::-1]}
+    )
+    assert r.status_code == 204, r.text
+    assert statements() > warm  # the edit moved the course revision: rebuilt once
+    assert statements() == warm
+    assert titles() == before[::-1]
+    lcms.update_item(db, world.author, world.item.id, title="Video mới đặt tên")
+    doc = client.get(url, headers=a).json()
+    pinned = {lesson["content_title"] for m in doc["modules"] for lesson in m["lessons"]}
+    assert "Video mới đặt tên" in pinned
