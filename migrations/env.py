@@ -8,7 +8,8 @@ from sqlalchemy import Connection
 import app.accounts.audit
 import app.accounts.models
 import app.lcms.models
-import app.lms.models  # noqa: F401
+import app.lms.models
+import app.reports.periodic  # noqa: F401
 from app.core.config import Settings
 from app.core.db import Base, make_engine
 
