@@ -19,7 +19,7 @@ from app import __version__
 from app.accounts import api as accounts_api
 from app.accounts import pages as accounts_pages
 from app.core.config import Settings, get_settings
-from app.core.db import make_engine, make_sessionmaker, session_scope
+from app.core.db import make_engine, make_sessionmaker, session_scope, writer_engine
 from app.core.storage import make_blob_store
 from app.core.web import STATIC_DIR, WebMiddleware, install_error_handlers
 from app.lcms import api as lcms_api
@@ -68,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.write_engine = writer_engine(engine)
     app.state.blob_store = store = make_blob_store(settings)
 
     app.add_middleware(WebMiddleware, settings=settings, media_origin=store.media_origin())

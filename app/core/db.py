@@ -8,15 +8,17 @@ end or rolls back on error (see ``session_scope``).
 from __future__ import annotations
 
 import enum
+import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
+from weakref import WeakKeyDictionary
 
 import anyio
 import anyio.to_thread
 from fastapi import Depends
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, literal_column
+from sqlalchemy import DateTime, Engine, MetaData, Table, create_engine, event, literal_column
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
@@ -32,6 +34,7 @@ SQLITE_IMMEDIATE = "hocso_sqlite_immediate"
 # a worker thread. It stays below the worker-thread limit (40), so a request holding a row lock
 # always finds a thread to finish on, and within the connection pool, so checkout never waits.
 DB_CONCURRENCY = 20
+BUSY_TIMEOUT_SECONDS = 10  # how long a SQLite writer waits for the write lock before "busy"
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -75,7 +78,22 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+_WRITE_LOCK = "hocso_write_lock"  # key in the pooled connection's info: it holds the lock
+_write_locks: WeakKeyDictionary[Engine, threading.Lock] = WeakKeyDictionary()
+
+
+def sqlite_write_lock(engine: Engine) -> threading.Lock | None:
+    """The in-process writer lock of a SQLite engine (None for other databases)."""
+    return _write_locks.get(engine)
+
+
 def _sqlite_pragmas(engine: Engine) -> None:
+    # SQLite has one writer at a time. Writers of this process queue on a lock instead of in
+    # SQLite's busy handler, which sleeps and polls (up to 100 ms a nap, first come not first
+    # served): under load that made some progress posts wait seconds. Other processes (a second
+    # worker, the CLI) still meet at SQLite's lock and its busy_timeout.
+    write_lock = _write_locks[engine] = threading.Lock()
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy emit BEGIN itself: pysqlite's implicit transactions break SAVEPOINT.
@@ -84,7 +102,7 @@ def _sqlite_pragmas(engine: Engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_SECONDS * 1000}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -92,8 +110,29 @@ def _sqlite_pragmas(engine: Engine) -> None:
         # A writing request takes the write lock up front (BEGIN IMMEDIATE, waiting up to
         # busy_timeout): a deferred transaction that read first could not upgrade once another
         # writer had committed, and SQLite would fail it at once (SQLITE_BUSY_SNAPSHOT).
-        immediate = connection.get_execution_options().get(SQLITE_IMMEDIATE)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        if not connection.get_execution_options().get(SQLITE_IMMEDIATE):
+            connection.exec_driver_sql("BEGIN")
+            return
+        # On a timeout, go on without it: SQLite's own wait then decides (and may answer busy).
+        if write_lock.acquire(timeout=BUSY_TIMEOUT_SECONDS):
+            connection.info[_WRITE_LOCK] = True
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            _release(connection.info)
+            raise
+
+    def _release(info: dict[str, Any]) -> None:
+        if info.pop(_WRITE_LOCK, False):
+            write_lock.release()
+
+    # Released as the transaction ends (just before COMMIT/ROLLBACK reach SQLite: a next writer
+    # meets at most the tail of this commit in the busy handler), and as a safety net when a
+    # connection goes back to the pool or is discarded without either.
+    event.listen(engine, "commit", lambda connection: _release(connection.info))
+    event.listen(engine, "rollback", lambda connection: _release(connection.info))
+    event.listen(engine, "checkin", lambda _dbapi, record: _release(record.info))
+    event.listen(engine, "invalidate", lambda _dbapi, record, _exc: _release(record.info))
 
 
 def insert_ignore(session: Session, model: type[Base], **values: Any) -> bool:
@@ -102,7 +141,9 @@ def insert_ignore(session: Session, model: type[Base], **values: Any) -> bool:
     ``ON CONFLICT DO NOTHING`` (SQLite and PostgreSQL) instead of a savepoint and a caught
     IntegrityError: one statement instead of three on hot paths such as progress events."""
     insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(model).values(**values).on_conflict_do_nothing()
+    # On the Table, not the mapped class: a Core statement skips the ORM's bulk-insert path.
+    table = cast(Table, model.__table__)
+    statement = insert(table).values(**values).on_conflict_do_nothing()
     # RETURNING, not rowcount: psycopg reports -1 for this statement.
     return session.execute(statement.returning(literal_column("1"))).first() is not None
 
@@ -118,7 +159,7 @@ def make_engine(settings: Settings) -> Engine:
         # Pooled connections (the pragmas run once per connection, not once per request).
         engine = create_engine(
             url,
-            connect_args={"check_same_thread": False, "timeout": 10},
+            connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_SECONDS},
             pool_size=DB_CONCURRENCY,
             max_overflow=10,
         )
@@ -132,6 +173,11 @@ def make_engine(settings: Settings) -> Engine:
         pool_timeout=30,
         connect_args={"connect_timeout": 5},
     )
+
+
+def writer_engine(engine: Engine) -> Engine:
+    """The same engine and pool, whose transactions begin as writers (SQLite: BEGIN IMMEDIATE)."""
+    return engine.execution_options(**{SQLITE_IMMEDIATE: True})
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
@@ -165,19 +211,31 @@ def _limiter() -> anyio.CapacityLimiter:
     return _finish_limiter
 
 
-async def get_session(request: Request) -> AsyncIterator[Session]:
-    """FastAPI dependency: the request's unit of work (commit at the end, rollback on error)."""
-    session = request.app.state.sessionmaker()
+def _finish(session: Session, ok: bool) -> None:
     try:
-        if request.method not in ("GET", "HEAD", "OPTIONS"):
-            await anyio.to_thread.run_sync(begin_write, session, limiter=_limiter())
-        yield session
-        await anyio.to_thread.run_sync(session.commit, limiter=_limiter())
-    except BaseException:
-        await anyio.to_thread.run_sync(session.rollback, limiter=_limiter())
-        raise
+        if ok:
+            session.commit()
+        else:
+            session.rollback()
     finally:
-        await anyio.to_thread.run_sync(session.close, limiter=_limiter())
+        session.close()
+
+
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """FastAPI dependency: the request's unit of work (commit at the end, rollback on error).
+
+    A writing request's session is bound to the engine with the SQLite "immediate" option, so
+    its first statement, in the handler's own thread, begins as a writer (no extra thread hop);
+    commit (or rollback) and close share one hop at the end."""
+    writing = request.method not in ("GET", "HEAD", "OPTIONS")
+    factory = request.app.state.sessionmaker
+    session = factory(bind=request.app.state.write_engine) if writing else factory()
+    try:
+        yield session
+    except BaseException:
+        await anyio.to_thread.run_sync(_finish, session, False, limiter=_limiter())
+        raise
+    await anyio.to_thread.run_sync(_finish, session, True, limiter=_limiter())
 
 
 def begin_write(session: Session) -> None:

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from typing import cast
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, Table, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -141,7 +142,10 @@ def record_progress(
         # The evidence keeps the version the learner saw when they completed it.
         values |= {"completed_at": now, "content_version_id": lesson.content_version_id}
     values |= {"percent": new_percent, "status": new_status}
-    session.execute(update(LessonProgress).where(LessonProgress.id == row.id).values(values))
+    table = cast(
+        Table, LessonProgress.__table__
+    )  # Core, not ORM-enabled: nothing in the session to sync
+    session.execute(update(table).where(table.c.id == row.id).values(values))
     course_percent, completed = refresh_course(session, actor, lesson.course_id, enrollment)
     return ProgressResult(new_status, new_percent, new_position, course_percent, completed)
 

@@ -1,0 +1,95 @@
+"""The database helpers: SQLite's in-process writer lock and INSERT .. ON CONFLICT DO NOTHING."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from app.core.config import Settings
+from app.core.db import SQLITE_IMMEDIATE, insert_ignore, make_engine, sqlite_write_lock
+from app.lms.models import ProgressEvent
+from tests.lms.helpers import build_world
+
+
+def sqlite_engine(tmp_path: Path, settings: Settings):  # type: ignore[no-untyped-def]
+    engine = make_engine(settings.model_copy(update={"database_url": f"sqlite:///{tmp_path}/t.db"}))
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT UNIQUE)"))
+    return engine
+
+
+def test_writers_hold_the_lock_only_inside_their_transaction(
+    tmp_path: Path, settings: Settings
+) -> None:
+    engine = sqlite_engine(tmp_path, settings)
+    lock = sqlite_write_lock(engine)
+    assert lock is not None
+    assert not lock.locked()
+    writer = engine.connect().execution_options(**{SQLITE_IMMEDIATE: True})
+    with writer.begin():
+        writer.execute(text("INSERT INTO t (name) VALUES ('a')"))
+        assert lock.locked()
+    assert not lock.locked()  # committed
+
+    transaction = writer.begin()
+    assert lock.locked()
+    with pytest.raises(OperationalError):
+        writer.execute(text("INSERT INTO nowhere VALUES (1)"))
+    transaction.rollback()
+    assert not lock.locked()  # rolled back by the error
+
+    reader = engine.connect()
+    with reader.begin():
+        reader.execute(text("SELECT count(*) FROM t"))
+        assert not lock.locked()  # readers never take it
+    writer.close()
+    reader.close()
+    engine.dispose()
+
+
+def test_queued_writers_all_commit(tmp_path: Path, settings: Settings) -> None:
+    """Twenty threads write at once: each waits its turn on the lock, none is refused."""
+    engine = sqlite_engine(tmp_path, settings)
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(20)
+
+    def write(i: int) -> None:
+        try:
+            barrier.wait()
+            conn = engine.connect().execution_options(**{SQLITE_IMMEDIATE: True})
+            with conn, conn.begin():
+                conn.execute(text("INSERT INTO t (name) VALUES (:n)"), {"n": f"w{i}"})
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM t")).scalar() == 20
+    assert not sqlite_write_lock(engine).locked()  # type: ignore[union-attr]
+    engine.dispose()
+
+
+def test_insert_ignore_reports_whether_it_inserted(
+    db: Session, settings: Settings, app: FastAPI
+) -> None:
+    world = build_world(db, settings, app.state.blob_store)
+    event = {
+        "event_id": str(uuid.uuid4()),
+        "user_id": world.teacher.id,
+        "lesson_id": world.video.id,
+    }
+    assert insert_ignore(db, ProgressEvent, **event) is True
+    assert insert_ignore(db, ProgressEvent, **event) is False  # the same key: nothing happens
+    assert db.scalar(select(func.count()).select_from(ProgressEvent)) == 1
