@@ -28,6 +28,7 @@ from app.lcms.service import collect_garbage
 from app.lms import api as lms_api
 from app.lms import builder_pages as lms_builder_pages
 from app.lms import pages as lms_pages
+from app.reports import api as reports_api
 from app.reports import audit_views
 from app.reports import periodic_api as reports_periodic_api
 from app.reports import periodic_pages as reports_periodic_pages
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(lms_builder_pages.router)
     app.include_router(audit_views.api_router)
     app.include_router(audit_views.page_router)
+    app.include_router(reports_api.router)
     app.include_router(reports_periodic_api.router)
     app.include_router(reports_periodic_pages.router)
 
