@@ -7,9 +7,21 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, literal, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -644,13 +656,10 @@ def was_published(session: Session, version: ContentVersion) -> bool:
     )
 
 
-def pinned_versions(session: Session, version_ids: list[int]) -> dict[int, PinnedVersion]:
-    """Pinned versions with their items and the items' published numbers, in one query."""
-    if not version_ids:
-        return {}
+def _pinned_query() -> Select[Any]:
     published = ContentVersion.__table__.alias("published")
     # Plain columns, not entities: no owner/creator joins, no label loads (a hot path).
-    rows = session.execute(
+    return (
         select(
             ContentVersion.id,
             ContentItem.id,
@@ -665,8 +674,20 @@ def pinned_versions(session: Session, version_ids: list[int]) -> dict[int, Pinne
         )
         .join(ContentItem, ContentItem.id == ContentVersion.item_id)
         .outerjoin(published, published.c.id == ContentItem.published_version_id)
-        .where(ContentVersion.id.in_(set(version_ids)))
-    ).all()
+        .where(ContentVersion.id.in_(bindparam("ids", expanding=True)))
+    )
+
+
+# Built once: every course page runs it, and building the statement and its cache key
+# anew each time cost more than the query itself.
+_PINNED = _pinned_query()
+
+
+def pinned_versions(session: Session, version_ids: list[int]) -> dict[int, PinnedVersion]:
+    """Pinned versions with their items and the items' published numbers, in one query."""
+    if not version_ids:
+        return {}
+    rows = session.execute(_PINNED, {"ids": sorted(set(version_ids))}).all()
     return {row[0]: PinnedVersion(*row) for row in rows}
 
 

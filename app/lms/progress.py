@@ -13,12 +13,12 @@ import secrets
 from dataclasses import dataclass
 from typing import cast
 
-from sqlalchemy import Row, Table, select, update
+from sqlalchemy import Row, Table, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.accounts.models import Role, User
-from app.core.db import insert_ignore, utcnow
+from app.core.db import UTCDateTime, insert_ignore, utcnow
 from app.core.errors import InvalidInput, NotFound, PermissionDenied
 from app.core.i18n import gettext as _
 from app.lms import service
@@ -71,6 +71,53 @@ def _get_progress(session: Session, user_id: int, lesson: Lesson) -> LessonProgr
     return progress
 
 
+# Statements of the hot path, built once (building them and their cache keys on every event
+# cost more than running them).
+_LESSON = (
+    select(
+        Lesson.id,
+        Lesson.kind,
+        Lesson.completion_threshold,
+        Lesson.content_version_id,
+        Module.course_id,
+    )
+    .join(Module, Module.id == Lesson.module_id)
+    .where(Lesson.id == bindparam("lesson_id"))
+)
+_PROGRESS_ROW = select(
+    LessonProgress.id,
+    LessonProgress.status,
+    LessonProgress.percent,
+    LessonProgress.position_seconds,
+    LessonProgress.seconds_spent,
+).where(
+    LessonProgress.user_id == bindparam("user_id"),
+    LessonProgress.lesson_id == bindparam("lesson_id"),
+)
+_progress = cast(Table, LessonProgress.__table__)
+# Core, not ORM-enabled: nothing in the session needs synchronising. completed_at and the
+# version are written only by the event that completes the lesson (NULL means "keep"). The
+# parameters are not named after columns: an execute() parameter named after a column would
+# replace that column's SET expression.
+_UPDATE_PROGRESS = (
+    update(_progress)
+    .where(_progress.c.id == bindparam("progress_id"))
+    .values(
+        percent=bindparam("new_percent"),
+        status=bindparam("new_status"),
+        position_seconds=bindparam("new_position_seconds"),
+        seconds_spent=bindparam("new_seconds_spent"),
+        updated_at=bindparam("new_updated_at", type_=UTCDateTime()),
+        completed_at=func.coalesce(
+            bindparam("new_completed_at", type_=UTCDateTime()), _progress.c.completed_at
+        ),
+        content_version_id=func.coalesce(
+            bindparam("new_content_version_id"), _progress.c.content_version_id
+        ),
+    )
+)
+
+
 def record_progress(
     session: Session,
     actor: User,
@@ -84,17 +131,7 @@ def record_progress(
 ) -> ProgressResult:
     """Apply one progress event. The hottest write of the LMS (every few seconds per learner
     watching a video): plain columns and single statements rather than loaded entities."""
-    lesson = session.execute(
-        select(
-            Lesson.id,
-            Lesson.kind,
-            Lesson.completion_threshold,
-            Lesson.content_version_id,
-            Module.course_id,
-        )
-        .join(Module, Module.id == Lesson.module_id)
-        .where(Lesson.id == lesson_id)
-    ).first()
+    lesson = session.execute(_LESSON, {"lesson_id": lesson_id}).first()
     if lesson is None:
         raise NotFound(_("Lesson {id} does not exist.").format(id=lesson_id))
     enrollment = service.require_active_enrollment(session, actor, lesson.course_id, lock=True)
@@ -131,6 +168,8 @@ def record_progress(
         "position_seconds": new_position,
         "seconds_spent": row.seconds_spent + (seconds_spent or 0),
         "updated_at": now,
+        "completed_at": None,  # unchanged unless this event completes the lesson
+        "content_version_id": None,
     }
     done = status == ProgressStatus.completed or (
         lesson.kind == LessonKind.content and new_percent >= lesson.completion_threshold
@@ -142,10 +181,8 @@ def record_progress(
         # The evidence keeps the version the learner saw when they completed it.
         values |= {"completed_at": now, "content_version_id": lesson.content_version_id}
     values |= {"percent": new_percent, "status": new_status}
-    table = cast(
-        Table, LessonProgress.__table__
-    )  # Core, not ORM-enabled: nothing in the session to sync
-    session.execute(update(table).where(table.c.id == row.id).values(values))
+    params = {f"new_{name}": value for name, value in values.items()}
+    session.execute(_UPDATE_PROGRESS, {"progress_id": row.id, **params})
     course_percent, completed = refresh_course(session, actor, lesson.course_id, enrollment)
     return ProgressResult(new_status, new_percent, new_position, course_percent, completed)
 
@@ -154,14 +191,8 @@ def _progress_row(
     session: Session, user_id: int, lesson_id: int, version_id: int | None
 ) -> Row[tuple[int, str, int, float, float]]:
     """The learner's progress on a lesson as plain columns, created on first use."""
-    query = select(
-        LessonProgress.id,
-        LessonProgress.status,
-        LessonProgress.percent,
-        LessonProgress.position_seconds,
-        LessonProgress.seconds_spent,
-    ).where(LessonProgress.user_id == user_id, LessonProgress.lesson_id == lesson_id)
-    row = session.execute(query).first()
+    params = {"user_id": user_id, "lesson_id": lesson_id}
+    row = session.execute(_PROGRESS_ROW, params).first()
     if row is None:
         # A concurrent first event of the same learner may insert it first: either way it exists.
         insert_ignore(
@@ -176,7 +207,7 @@ def _progress_row(
             seconds_spent=0.0,
             updated_at=utcnow(),
         )
-        row = session.execute(query).one()
+        row = session.execute(_PROGRESS_ROW, params).one()
     return row
 
 

@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, case, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -30,6 +30,7 @@ from app.lms.models import (
     LessonKind,
     LessonProgress,
     Module,
+    ProgressStatus,
     ReviewPolicy,
 )
 
@@ -684,22 +685,27 @@ def course_learners(
     return [LearnerRow(u, e) for u, e in rows], total
 
 
+# Built once: every progress event runs it.
+_COMPLETION_COUNTS = (
+    select(func.count(Lesson.id), func.count(LessonProgress.id))
+    .select_from(Lesson)
+    .join(Module, Module.id == Lesson.module_id)
+    .outerjoin(
+        LessonProgress,
+        and_(
+            LessonProgress.lesson_id == Lesson.id,
+            LessonProgress.user_id == bindparam("user_id"),
+            LessonProgress.status == ProgressStatus.completed.value,
+        ),
+    )
+    .where(Module.course_id == bindparam("course_id"), Lesson.required)
+)
+
+
 def completion_counts(session: Session, user_id: int, course_id: int) -> tuple[int, int]:
     """(required lessons, of which completed by the user), in one query."""
-    row = session.execute(
-        select(func.count(Lesson.id), func.count(LessonProgress.id))
-        .select_from(Lesson)
-        .join(Module, Module.id == Lesson.module_id)
-        .outerjoin(
-            LessonProgress,
-            and_(
-                LessonProgress.lesson_id == Lesson.id,
-                LessonProgress.user_id == user_id,
-                LessonProgress.status == "completed",
-            ),
-        )
-        .where(Module.course_id == course_id, Lesson.required)
-    ).one()
+    params = {"user_id": user_id, "course_id": course_id}
+    row = session.execute(_COMPLETION_COUNTS, params).one()
     return int(row[0]), int(row[1])
 
 
