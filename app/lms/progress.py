@@ -17,6 +17,7 @@ from sqlalchemy import Row, Table, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.accounts import audit
 from app.accounts.models import Role, User
 from app.core.db import UTCDateTime, insert_ignore, utcnow
 from app.core.errors import InvalidInput, NotFound, PermissionDenied
@@ -294,4 +295,15 @@ def revoke_certificate(session: Session, actor: User, code: str, *, reason: str)
     if certificate.revoked_at is None:
         certificate.revoked_at = utcnow()
         certificate.revoked_reason = reason.strip()[:500] or None
+        learner = session.get(User, certificate.user_id)
+        audit.record(
+            session,
+            actor=actor,
+            action=audit.AuditAction.certificate_revoked,
+            target_type="certificate",
+            target_id=certificate.code,
+            target_label=audit.user_label(learner) if learner else "",
+            organization_id=learner.organization_id if learner else None,
+            detail={"course_id": certificate.course_id, "reason": certificate.revoked_reason},
+        )
     return certificate

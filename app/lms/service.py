@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, and_, bindparam, case, exists, func, selec
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.accounts import audit
 from app.accounts import service as accounts
 from app.accounts.models import Role, User
 from app.core.db import utcnow
@@ -449,18 +450,34 @@ def publish_course(session: Session, actor: User, course_id: int) -> Course:
                     title=lesson.title
                 )
             )
+    was = course.status
     course.status = CourseStatus.published.value
     course.updated_at = utcnow()
     session.flush()
+    if was != CourseStatus.published:
+        _audit_course(session, actor, course, audit.AuditAction.course_published)
     return course
+
+
+def _audit_course(session: Session, actor: User, course: Course, action: str) -> None:
+    audit.record(
+        session,
+        actor=actor,
+        action=action,
+        target_type="course",
+        target_id=course.id,
+        target_label=course.title,
+    )
 
 
 def archive_course(session: Session, actor: User, course_id: int) -> Course:
     course = get_course_for(session, actor, course_id)
     policy.require_owner(actor, course)
-    course.status = CourseStatus.archived.value
-    course.updated_at = utcnow()
-    session.flush()
+    if course.status != CourseStatus.archived:
+        course.status = CourseStatus.archived.value
+        course.updated_at = utcnow()
+        session.flush()
+        _audit_course(session, actor, course, audit.AuditAction.course_archived)
     return course
 
 
@@ -532,14 +549,36 @@ def enroll_self(session: Session, actor: User, course_id: int) -> tuple[Enrollme
     )
     enrollment = get_enrollment(session, actor.id, course.id)
     assert enrollment is not None
+    if created:
+        _audit_enrollment(session, actor, enrollment, course, audit.AuditAction.enrollment_self)
     return enrollment, created
+
+
+def _audit_enrollment(
+    session: Session, actor: User, enrollment: Enrollment, course: Course, action: str
+) -> None:
+    audit.record(
+        session,
+        actor=actor,
+        action=action,
+        target_type="enrollment",
+        target_id=enrollment.id,
+        target_label=course.title,
+        organization_id=actor.organization_id,
+        detail={"course_id": course.id},
+    )
 
 
 def withdraw(session: Session, actor: User, course_id: int) -> Enrollment:
     enrollment = get_enrollment(session, actor.id, course_id)
     if enrollment is None:
         raise NotFound(_("You are not enrolled in this course."))
-    enrollment.status = EnrollmentStatus.withdrawn.value
+    if enrollment.status != EnrollmentStatus.withdrawn:
+        enrollment.status = EnrollmentStatus.withdrawn.value
+        course = get_course(session, course_id)
+        _audit_enrollment(
+            session, actor, enrollment, course, audit.AuditAction.enrollment_withdrawn
+        )
     return enrollment
 
 
@@ -601,6 +640,28 @@ def assign(
         else:
             already += 1
     session.flush()
+    if enrolled:
+        # One entry per assignment, not per learner: a whole commune can be thousands. A list
+        # of users from one school is filed under that school.
+        schools = {u.organization_id for u in users}
+        scope = next(iter(schools)) if len(schools) == 1 else None
+        audit.record(
+            session,
+            actor=actor,
+            action=audit.AuditAction.enrollment_assigned,
+            target_type="course",
+            target_id=course.id,
+            target_label=course.title,
+            organization_id=organization_id if organization_id is not None else scope,
+            detail={
+                "enrolled": enrolled,
+                "already": already,
+                "role": role,
+                "due_at": due_at,
+                "source": source,
+                "user_ids": sorted(u.id for u in users)[:20] if user_ids is not None else None,
+            },
+        )
     return AssignResult(enrolled=enrolled, already=already)
 
 

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.accounts.audit import AuditEntry
 from app.core.config import Settings
 from app.core.db import utcnow
 from app.lms import quiz, service
@@ -150,6 +151,10 @@ def test_completing_the_course_issues_one_certificate(
         json={"reason": "Nhầm lẫn"},
     ).json()
     assert (revoked["valid"], revoked["revoked"]) == (False, True)
+    entry = db.scalar(select(AuditEntry).where(AuditEntry.action == "certificate.revoked"))
+    assert entry is not None
+    assert (entry.target_id, entry.actor_id) == (code, world.admin.id)
+    assert entry.organization_id == world.teacher.organization_id
     assert (
         client.post(
             f"/api/v1/certificates/{code}/revoke", headers=t, json={"reason": "x"}
