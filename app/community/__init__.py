@@ -1,0 +1,1 @@
+"""Community: events and attendance, clubs and discussion, contests and judging, awards, partners."""

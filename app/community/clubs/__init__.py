@@ -1,0 +1,1 @@
+"""Clubs: members, join requests, discussion threads and posts, moderation."""

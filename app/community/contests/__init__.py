@@ -1,0 +1,1 @@
+"""Contests (idea sharing, STEM): entries, judging with a rubric, results; awards."""

@@ -1,0 +1,1 @@
+"""Events (seminars, workshops, trainings…), registration, attendance, calendars; partners."""
