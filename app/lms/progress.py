@@ -212,6 +212,32 @@ def _progress_row(
     return row
 
 
+def complete_event_lesson(session: Session, user_id: int, lesson_id: int) -> bool:
+    """Complete an event lesson for a learner whose attendance was recorded (the events
+    package calls this in the attendance's own transaction). Through the usual path: the
+    course's percent is refreshed, and its completion and certificate happen once. True when
+    the lesson was newly completed; False when it already was, or the user has no live
+    enrolment in the course (nothing is recorded then)."""
+    lesson = session.get(Lesson, lesson_id)
+    if lesson is None or lesson.kind != LessonKind.event:
+        return False
+    course_id = session.scalar(select(Module.course_id).where(Module.id == lesson.module_id))
+    learner = session.get(User, user_id)
+    if course_id is None or learner is None:
+        return False
+    try:
+        enrollment = service.require_active_enrollment(session, learner, course_id, lock=True)
+    except PermissionDenied:
+        return False
+    record = _get_progress(session, user_id, lesson)
+    if record.status == ProgressStatus.completed:
+        return False
+    complete_lesson(session, record, lesson)
+    record.updated_at = utcnow()
+    refresh_course(session, learner, course_id, enrollment)
+    return True
+
+
 def complete_lesson(session: Session, progress: LessonProgress, lesson: Lesson) -> None:
     if progress.status != ProgressStatus.completed:
         progress.status = ProgressStatus.completed.value

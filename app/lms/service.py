@@ -346,10 +346,8 @@ def add_lesson(
         lesson_kind = LessonKind(kind)
     except ValueError:
         raise InvalidInput(_("Unknown lesson kind '{kind}'.").format(kind=kind)) from None
-    if lesson_kind == LessonKind.event:
-        # Attendance (which completes event lessons) arrives with the events feature; until
-        # then a required event lesson could never be completed.
-        raise InvalidInput(_("Event lessons are not available yet."))
+    # An event lesson has no content: attendance recorded for the linked event completes it
+    # (progress.complete_event_lesson), never a progress event.
     version_id = item_id = None
     if lesson_kind == LessonKind.content:
         if content_id is None:
