@@ -172,6 +172,7 @@ def demo() -> None:
     from app.core.storage import make_blob_store
     from app.lcms.demo import load_demo as load_demo_content
     from app.lms.demo import load_demo as load_demo_course
+    from app.reports.demo import load_demo as load_demo_reports
 
     settings = load_settings()
     with unit_of_work(settings) as session:
@@ -181,6 +182,7 @@ def demo() -> None:
         if author is not None and admin is not None:
             created += load_demo_content(session, make_blob_store(settings), author)
             created += load_demo_course(session, author, admin, admin.organization)
+            created += load_demo_reports(session, settings)
     typer.echo(
         f"Demo data ready ({created} new records). Demo accounts, password '{DEMO_PASSWORD}':"
     )

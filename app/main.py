@@ -32,6 +32,7 @@ from app.lms import builder_pages as lms_builder_pages
 from app.lms import pages as lms_pages
 from app.reports import api as reports_api
 from app.reports import audit_views
+from app.reports import pages as reports_pages
 from app.reports import periodic_api as reports_periodic_api
 from app.reports import periodic_pages as reports_periodic_pages
 
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(reports_api.router)
     app.include_router(reports_periodic_api.router)
     app.include_router(reports_periodic_pages.router)
+    app.include_router(reports_pages.router)
 
     @app.get("/docs", include_in_schema=False)
     def swagger_ui() -> HTMLResponse:

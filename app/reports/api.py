@@ -178,28 +178,33 @@ def completion(flt: Filter, session: SessionDep, user: ApiUser) -> CompletionOut
     return CompletionOut.of(service.completion_report(session, user, flt))
 
 
+def completion_file(
+    session: Session, user: User, flt: ReportFilter, extension: str
+) -> StreamingResponse:
+    """The report as a ``csv`` or ``xlsx`` download (the API's and the pages')."""
+    report = service.completion_report(session, user, flt)
+    columns = report_columns(flt.group_by)
+    rows = [_row_map(r) for r in report.rows]
+    totals = _row_map(report.totals)
+    filename = _filename("bao-cao-hoan-thanh", extension)
+    if extension == "csv":
+        return _download(
+            exports.csv_stream(columns, rows, totals), exports.CSV_MEDIA_TYPE, filename
+        )
+    body = exports.xlsx_stream(
+        columns, rows, totals, title=_report_title(report), sheet_title=_("Completion")
+    )
+    return _download(body, exports.XLSX_MEDIA_TYPE, filename)
+
+
 @router.get("/reports/completion.csv", response_class=StreamingResponse)
 def completion_csv(flt: Filter, session: SessionDep, user: ApiUser) -> StreamingResponse:
-    report = service.completion_report(session, user, flt)
-    body = exports.csv_stream(
-        report_columns(flt.group_by),
-        [_row_map(r) for r in report.rows],
-        _row_map(report.totals),
-    )
-    return _download(body, exports.CSV_MEDIA_TYPE, _filename("bao-cao-hoan-thanh", "csv"))
+    return completion_file(session, user, flt, "csv")
 
 
 @router.get("/reports/completion.xlsx", response_class=StreamingResponse)
 def completion_xlsx(flt: Filter, session: SessionDep, user: ApiUser) -> StreamingResponse:
-    report = service.completion_report(session, user, flt)
-    body = exports.xlsx_stream(
-        report_columns(flt.group_by),
-        [_row_map(r) for r in report.rows],
-        _row_map(report.totals),
-        title=_report_title(report),
-        sheet_title=_("Completion"),
-    )
-    return _download(body, exports.XLSX_MEDIA_TYPE, _filename("bao-cao-hoan-thanh", "xlsx"))
+    return completion_file(session, user, flt, "xlsx")
 
 
 # --- Learners drill-down ---------------------------------------------------------------------
@@ -235,19 +240,29 @@ def _learner_export(
     return _learner_maps(rows), summary
 
 
+def learners_file(
+    stream: Session, user: User, flt: ReportFilter, extension: str
+) -> StreamingResponse:
+    """The learners as a ``csv`` or ``xlsx`` download, read through ``stream``, a session that
+    stays open until the response is sent (``ExportSession``)."""
+    rows, totals = _learner_export(stream, user, flt)
+    filename = _filename("danh-sach-hoc-vien", extension)
+    if extension == "csv":
+        body = exports.csv_stream(learner_columns(), rows, totals)
+        return _download(body, exports.CSV_MEDIA_TYPE, filename)
+    body = exports.xlsx_stream(
+        learner_columns(), rows, totals, title=_("Learners"), sheet_title=_("Learners")
+    )
+    return _download(body, exports.XLSX_MEDIA_TYPE, filename)
+
+
 @router.get("/reports/completion/learners.csv", response_class=StreamingResponse)
 def completion_learners_csv(stream: ExportSession, flt: Filter, user: ApiUser) -> StreamingResponse:
-    rows, totals = _learner_export(stream, user, flt)
-    body = exports.csv_stream(learner_columns(), rows, totals)
-    return _download(body, exports.CSV_MEDIA_TYPE, _filename("danh-sach-hoc-vien", "csv"))
+    return learners_file(stream, user, flt, "csv")
 
 
 @router.get("/reports/completion/learners.xlsx", response_class=StreamingResponse)
 def completion_learners_xlsx(
     stream: ExportSession, flt: Filter, user: ApiUser
 ) -> StreamingResponse:
-    rows, totals = _learner_export(stream, user, flt)
-    body = exports.xlsx_stream(
-        learner_columns(), rows, totals, title=_("Learners"), sheet_title=_("Learners")
-    )
-    return _download(body, exports.XLSX_MEDIA_TYPE, _filename("danh-sach-hoc-vien", "xlsx"))
+    return learners_file(stream, user, flt, "xlsx")
