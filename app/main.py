@@ -18,6 +18,7 @@ from sqlalchemy import text
 from app import __version__
 from app.accounts import api as accounts_api
 from app.accounts import pages as accounts_pages
+from app.community.contests import api as contests_api
 from app.community.events import api as events_api
 from app.community.events import pages as events_pages
 from app.core.config import Settings, get_settings
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(lms_api.router)
     app.include_router(lms_pages.router)
     app.include_router(lms_builder_pages.router)
+    app.include_router(contests_api.router)
     app.include_router(events_api.router)
     app.include_router(events_pages.router)
     app.include_router(audit_views.api_router)

@@ -61,6 +61,8 @@ class AuditAction(enum.StrEnum):
     enrollment_withdrawn = "enrollment.withdrawn"
     certificate_revoked = "certificate.revoked"
     report_submitted = "report.submitted"
+    contest_results_published = "contest.results_published"
+    award_created = "award.created"
     event_created = "event.created"
     event_attendance_imported = "event.attendance_imported"  # one entry per CSV import
 
