@@ -68,6 +68,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/import_users.py
 	$(BIN)/python bench/upload.py
 	$(BIN)/python bench/learner.py
+	$(BIN)/python bench/reports.py
 
 messages: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -k _ -k gettext -k ngettext:1,2 -k N_ \
