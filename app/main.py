@@ -18,6 +18,8 @@ from sqlalchemy import text
 from app import __version__
 from app.accounts import api as accounts_api
 from app.accounts import pages as accounts_pages
+from app.community.clubs import api as clubs_api
+from app.community.clubs import pages as clubs_pages
 from app.community.contests import api as contests_api
 from app.community.events import api as events_api
 from app.community.events import pages as events_pages
@@ -95,6 +97,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(reports_periodic_api.router)
     app.include_router(reports_periodic_pages.router)
     app.include_router(reports_pages.router)
+    app.include_router(clubs_api.router)
+    app.include_router(clubs_pages.router)
 
     @app.get("/docs", include_in_schema=False)
     def swagger_ui() -> HTMLResponse:

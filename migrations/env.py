@@ -7,6 +7,7 @@ from sqlalchemy import Connection
 
 import app.accounts.audit
 import app.accounts.models
+import app.community.clubs.models
 import app.community.contests.models
 import app.community.events.models
 import app.lcms.models
