@@ -51,7 +51,9 @@ def test_migrate_demo_and_create_admin_on_a_fresh_sqlite_instance(tmp_path: Path
         ).scalar()
         assert courses == 1  # nor is the catalogue
         enrolled = conn.execute(text("SELECT count(*) FROM lms_enrollment")).scalar()
-        assert enrolled == 3  # the commune's three demo teachers
+        assert enrolled == 17  # 3 demo teachers + 14 with learning history for the reports
+        certificates = conn.execute(text("SELECT count(*) FROM lms_certificate")).scalar()
+        assert certificates == 7  # the dashboards are not empty either
 
     made = hocso(
         tmp_path,
