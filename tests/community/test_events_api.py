@@ -83,7 +83,8 @@ def test_a_manager_creates_an_event_and_it_is_audited(
     assert event["kind"] == "seminar"
     assert event["organization_id"] == world.school.id
     assert event["levels"] == ["primary"]
-    assert event["capacity"] == 30 and event["seats_left"] == 30
+    assert event["capacity"] == 30
+    assert event["seats_left"] == 30
     assert event["is_organiser"] is True
     assert event["ics_url"] == f"/api/v1/events/{event['id']}.ics"
     entry = db.scalar(select(AuditEntry).where(AuditEntry.action == "event.created"))
@@ -207,9 +208,12 @@ def test_registration_twice_full_waitlist_and_promotion(
     assert waiting.json()["status"] == "waitlisted"
     assert waiting.json()["waitlist_position"] == 1
     third = make_user(db, settings, role="student", organization=world.school)
-    assert client.post(url, headers=h(client, third), json={"waitlist": True}).json()[
-        "waitlist_position"
-    ] == 2
+    assert (
+        client.post(url, headers=h(client, third), json={"waitlist": True}).json()[
+            "waitlist_position"
+        ]
+        == 2
+    )
     assert client.post(url, headers=o, json={"waitlist": True}).status_code == 409
 
     cancelled = client.delete(url, headers=t)
@@ -369,7 +373,9 @@ def test_check_in_outside_the_window(client: TestClient, db: Session, world: Wor
     )
     code = new_code(client, m, later["id"])["code"]  # shown in advance, valid from 30' before
     early = client.post(
-        f"/api/v1/events/{later['id']}/checkin", headers=h(client, world.teacher), json={"code": code}
+        f"/api/v1/events/{later['id']}/checkin",
+        headers=h(client, world.teacher),
+        json={"code": code},
     )
     assert early.status_code == 403
     assert "opens" in early.json()["detail"]
@@ -390,7 +396,9 @@ def test_check_in_outside_the_window(client: TestClient, db: Session, world: Wor
     event.starts_at = now - timedelta(hours=3)
     db.flush()
     late = client.post(
-        f"/api/v1/events/{ended['id']}/checkin", headers=h(client, world.teacher), json={"code": code}
+        f"/api/v1/events/{ended['id']}/checkin",
+        headers=h(client, world.teacher),
+        json={"code": code},
     )
     assert late.status_code == 403
     assert "closed" in late.json()["detail"]
@@ -408,7 +416,10 @@ def test_organisers_list_mark_and_import_attendance(
     event = create(client, m, body(world))
     eid = event["id"]
     client.post(f"/api/v1/events/{eid}/register", headers=h(client, world.teacher))
-    assert client.get(f"/api/v1/events/{eid}/attendance", headers=h(client, world.teacher)).status_code == 403
+    assert (
+        client.get(f"/api/v1/events/{eid}/attendance", headers=h(client, world.teacher)).status_code
+        == 403
+    )
 
     marked = client.put(f"/api/v1/events/{eid}/attendance/{world.teacher.id}", headers=m, json={})
     assert marked.status_code == 200, marked.text
@@ -439,7 +450,9 @@ def test_organisers_list_mark_and_import_attendance(
     assert "khong.co@truong.edu.vn" in errors[0]["message"]
     assert count(db, Attendance) == 1  # all or nothing
 
-    good_csv = f"email;ho_ten\n{world.student.email};HS\n{second.email};GV\n{world.teacher.email};GV\n"
+    good_csv = (
+        f"email;ho_ten\n{world.student.email};HS\n{second.email};GV\n{world.teacher.email};GV\n"
+    )
     response = client.post(
         f"/api/v1/events/{eid}/attendance/import",
         headers=m,
@@ -553,14 +566,16 @@ def test_check_in_completes_the_event_lesson_and_the_course_once(
             LessonProgress.lesson_id == ec.event_lesson_id,
         )
     )
-    assert record is not None and record.status == "completed"
+    assert record is not None
+    assert record.status == "completed"
     enrollment = db.scalar(
         select(Enrollment).where(
             Enrollment.user_id == world.teacher.id, Enrollment.course_id == ec.course_id
         )
     )
     assert enrollment is not None
-    assert enrollment.completed_at is not None and enrollment.progress_percent == 100
+    assert enrollment.completed_at is not None
+    assert enrollment.progress_percent == 100
     again = client.post(f"/api/v1/events/{event['id']}/checkin", headers=t, json={"code": code})
     assert again.json()["lesson_completed"] is False
     client.put(f"/api/v1/events/{event['id']}/attendance/{world.teacher.id}", headers=a, json={})
@@ -585,7 +600,8 @@ def test_attendance_of_someone_not_enrolled_completes_nothing_until_they_enrol(
     # Marking again (or checking in again) brings the transcript up to date.
     client.put(f"/api/v1/events/{event['id']}/attendance/{world.student.id}", headers=a, json={})
     record = db.scalar(select(LessonProgress).where(LessonProgress.lesson_id == ec.event_lesson_id))
-    assert record is not None and record.status == "completed"
+    assert record is not None
+    assert record.status == "completed"
 
 
 def test_lesson_links_are_checked(client: TestClient, db: Session, world: World) -> None:
@@ -602,7 +618,9 @@ def test_lesson_links_are_checked(client: TestClient, db: Session, world: World)
     )
     assert manager.status_code == 403
     first = create(client, a, body(world, lesson_id=ec.event_lesson_id))
-    second = client.post("/api/v1/events", headers=a, json=body(world, lesson_id=ec.event_lesson_id))
+    second = client.post(
+        "/api/v1/events", headers=a, json=body(world, lesson_id=ec.event_lesson_id)
+    )
     assert second.status_code == 409
     other = create(client, a, body(world, title="Buổi khác"))
     relink = client.patch(
@@ -631,7 +649,8 @@ def test_an_enrolled_learner_sees_the_event_of_their_lesson(
     assert client.get(f"/api/v1/events/{event['id']}", headers=o).status_code == 200
     assert event["id"] in [e["id"] for e in client.get("/api/v1/events", headers=o).json()["items"]]
     lesson = db.get(Lesson, ec.event_lesson_id)
-    assert lesson is not None and lms.get_lesson(db, lesson.id).kind == "event"
+    assert lesson is not None
+    assert lms.get_lesson(db, lesson.id).kind == "event"
 
 
 # --- Partners ------------------------------------------------------------------------------
@@ -671,7 +690,8 @@ def test_partners_crud_and_co_organisers(client: TestClient, db: Session, world:
     patched = client.patch(
         f"/api/v1/partners/{partner['id']}", headers=a, json={"website": None, "kind": "agency"}
     )
-    assert patched.json()["website"] is None and patched.json()["kind"] == "agency"
+    assert patched.json()["website"] is None
+    assert patched.json()["kind"] == "agency"
 
     event = create(client, a, body(world, partner_ids=[partner["id"]], materials=[world.item.id]))
     assert event["partners"] == [

@@ -141,7 +141,8 @@ def test_personal_feeds(client: TestClient, db: Session, world: World) -> None: 
 
     assert client.get("/api/v1/me/calendar-feed", headers=t).json()["url"] is None
     url = client.post("/api/v1/me/calendar-feed", headers=t).json()["url"]
-    assert url.startswith("http://testserver/api/v1/calendar/") and url.endswith(".ics")
+    assert url.startswith("http://testserver/api/v1/calendar/")
+    assert url.endswith(".ics")
     assert client.get("/api/v1/me/calendar-feed", headers=t).json()["url"] == url
     path = url.removeprefix("http://testserver")
     secret = client.get(path)  # no bearer header: the address is the credential

@@ -388,7 +388,7 @@ async def import_attendance(
 # --- Calendars -----------------------------------------------------------------------------
 
 
-def _personal_calendar(request: Request, session: Session, user: User) -> Response:
+def personal_calendar(request: Request, session: Session, user: User) -> Response:
     events = service.calendar_events(session, user)
     body = ics.calendar(
         [calendar_event(base(request), e) for e in events],
@@ -401,13 +401,13 @@ def _personal_calendar(request: Request, session: Session, user: User) -> Respon
 @router.get("/me/calendar.ics", response_class=Response)
 def my_calendar(request: Request, session: SessionDep, user: ApiUser) -> Response:
     """Your events (registered, waiting, attended, organised) as an iCalendar feed."""
-    return _personal_calendar(request, session, user)
+    return personal_calendar(request, session, user)
 
 
 @router.get("/calendar/{token}.ics", response_class=Response)
 def calendar_by_token(request: Request, token: str, session: SessionDep) -> Response:
     """The same feed at a secret address, for calendar apps that cannot send a token."""
-    return _personal_calendar(request, session, service.user_by_feed_token(session, token))
+    return personal_calendar(request, session, service.user_by_feed_token(session, token))
 
 
 @router.get("/me/calendar-feed", response_model=CalendarFeedOut)
