@@ -712,3 +712,25 @@ def test_out_of_range_ids_are_422_and_unknown_ones_404(api: Api, town: Town) -> 
     assert api.client.get("/api/v1/threads/123456", headers=h).status_code == 404
     assert api.client.post("/api/v1/posts/123456/hide", headers=h).status_code == 404
     assert api.client.get("/api/v1/clubs").status_code == 401
+
+
+def test_demo_clubs_load_once_and_show_unread_news(db: Session, settings: Settings) -> None:
+    from app.accounts.demo import load_demo as load_accounts
+    from app.community.clubs.demo import COMMUNE_CLUB, SCHOOL_CLUB, load_demo
+
+    load_accounts(db, settings)
+    assert load_demo(db) > 0
+    assert load_demo(db) == 0  # idempotent
+    names = set(db.scalars(select(Club.name)))
+    assert names == {SCHOOL_CLUB, COMMUNE_CLUB}
+    teacher = db.scalar(select(User).where(User.email == "gv.mn@tancuong.edu.vn"))
+    assert teacher is not None
+    summary = service.unread_summary(db, teacher)
+    assert [(s.name, s.unread_posts) for s in summary] == [(COMMUNE_CLUB, 2)]
+    leader = db.scalar(select(User).where(User.email == "gv.thcs@tancuong.edu.vn"))
+    assert leader is not None
+    robot = db.scalar(select(Club).where(Club.name == SCHOOL_CLUB))
+    assert robot is not None
+    assert [r.user.email for r in service.list_requests(db, leader, robot.id)] == [
+        "hs.thcs2@tancuong.edu.vn"
+    ]

@@ -374,7 +374,8 @@ def decide_request(
     if request is None or request.club_id != club_id:
         raise NotFound(_("Join request {id} does not exist.").format(id=request_id))
     # The row is locked (PostgreSQL) so two leaders answering at once do not both win.
-    session.refresh(request, with_for_update=True)
+    session.execute(select(JoinRequest.id).where(JoinRequest.id == request.id).with_for_update())
+    session.refresh(request)
     if request.status != RequestStatus.pending:
         raise Conflict(_("This request has already been answered."))
     request.status = (RequestStatus.approved if approve else RequestStatus.rejected).value
