@@ -335,8 +335,8 @@ def test_the_unread_panel_partial_renders_for_the_home_page(
 
     club = club_with_members(db, town, town.teacher)
     service.create_thread(db, town.leader, club.id, title="Tin", body="Mới")
-    summary = service.unread_summary(db, town.teacher)
-    html = templates.get_template("community/clubs/_unread_panel.html").render(club_unread=summary)
+    panel = templates.get_template("community/clubs/_unread_panel.html")
+    html = panel.render(**service.home_context(db, town.teacher))
     assert f'href="/clubs/{club.id}"' in html
     assert re.search(r"1\s+unread post", html)
     empty = templates.get_template("community/clubs/_unread_panel.html").render(club_unread=[])

@@ -39,6 +39,7 @@ from app.community.clubs.models import (
 )
 from app.core.db import insert_ignore, utcnow
 from app.core.errors import Conflict, InvalidInput, NotFound
+from app.core.i18n import format_number
 from app.core.i18n import gettext as _
 from app.core.text import escape_like, fold
 from app.lcms import service as lcms
@@ -61,7 +62,9 @@ def _clean(value: str | None, *, field: str, max_len: int, required: bool) -> st
         raise InvalidInput(_("{field} is required.").format(field=field))
     if len(text) > max_len:
         raise InvalidInput(
-            _("{field} is longer than {n} characters.").format(field=field, n=f"{max_len:,}")
+            _("{field} is longer than {n} characters.").format(
+                field=field, n=format_number(max_len)
+            )
         )
     return text
 
@@ -80,7 +83,7 @@ def clean_body(value: str | None) -> str:
         raise InvalidInput(_("The message is empty. Write something first."))
     if len(text) > MAX_BODY:
         raise InvalidInput(
-            _("The message is longer than {n} characters.").format(n=f"{MAX_BODY:,}")
+            _("The message is longer than {n} characters.").format(n=format_number(MAX_BODY))
         )
     return text
 
@@ -890,6 +893,11 @@ def unread_summary(session: Session, user: User) -> list[ClubUnread]:
     ]
     summary.sort(key=lambda s: (-s.unread_posts, s.name.lower(), s.club_id))
     return summary
+
+
+def home_context(session: Session, user: User) -> dict[str, object]:
+    """What ``templates/community/clubs/_unread_panel.html`` needs on the home page."""
+    return {"club_unread": unread_summary(session, user)}
 
 
 def first_unread_offset(session: Session, user_id: int, thread_id: int, page_size: int) -> int:
