@@ -21,6 +21,8 @@ from app.accounts import pages as accounts_pages
 from app.community.clubs import api as clubs_api
 from app.community.clubs import pages as clubs_pages
 from app.community.contests import api as contests_api
+from app.community.contests import awards_pages as contests_awards_pages
+from app.community.contests import pages as contests_pages
 from app.community.events import api as events_api
 from app.community.events import pages as events_pages
 from app.core.config import Settings, get_settings
@@ -89,6 +91,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(lms_pages.router)
     app.include_router(lms_builder_pages.router)
     app.include_router(contests_api.router)
+    app.include_router(contests_pages.router)
+    app.include_router(contests_awards_pages.router)
     app.include_router(events_api.router)
     app.include_router(events_pages.router)
     app.include_router(audit_views.api_router)

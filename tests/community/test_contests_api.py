@@ -648,3 +648,19 @@ def test_contest_lists_by_state(client: TestClient, db: Session, world: ContestW
     assert titles("closed") == ["Đã đóng"]
     assert client.get("/api/v1/contests", headers=h).json()["total"] == 3
     assert client.get(f"/api/v1/contests/{open_id}", headers=h).json()["state"] == "open"
+
+
+def test_authors_remove_a_file_before_the_deadline(
+    client: TestClient, db: Session, world: ContestWorld
+) -> None:
+    cid = create_contest(client, world)["id"]
+    entry = enter(client, world, cid, "student1", "Máy lọc nước")
+    h = world.tokens["student1"]
+    file_id = upload(client, h, entry["id"], samples.png(), "hinh.png").json()["id"]
+    url = f"/api/v1/entries/{entry['id']}/files/{file_id}"
+    assert client.delete(url, headers=world.tokens["student2"]).status_code == 404
+    assert count(db, EntryFile) == 1
+    assert client.delete(url, headers=h).status_code == 204
+    assert client.get(f"/api/v1/entries/{entry['id']}", headers=h).json()["files"] == []
+    assert client.get(url, headers=h).status_code == 404
+    assert count(db, EntryFile) == 0

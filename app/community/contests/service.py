@@ -264,13 +264,14 @@ def list_contests(
     session: Session,
     actor: User,
     *,
-    status: ContestState | None = None,
+    status: ContestState | Literal["ended"] | None = None,
     limit: int = 20,
     offset: int = 0,
     now: datetime | None = None,
 ) -> tuple[list[Contest], int]:
     """Every signed-in user sees every contest (an announcement); ``status`` filters:
-    upcoming (not open yet), open, closed (past the deadline, results not out), published."""
+    upcoming (not open yet), open, closed (past the deadline, results not out), published,
+    ended (closed or published)."""
     now = now or utcnow()
     query = select(Contest)
     if status == "upcoming":
@@ -283,6 +284,10 @@ def list_contests(
         query = query.where(Contest.closes_at <= now, Contest.results_published_at.is_(None))
     elif status == "published":
         query = query.where(Contest.results_published_at.is_not(None))
+    elif status == "ended":  # closed or published: the pages' "closed" tab
+        query = query.where(
+            or_(Contest.closes_at <= now, Contest.results_published_at.is_not(None))
+        )
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     order = Contest.opens_at.asc() if status == "upcoming" else Contest.closes_at.desc()
     if status == "open":
@@ -632,7 +637,7 @@ def add_entry_file(
         filename=filename,
         uploaded_by_id=actor.id,
     )
-    session.add(file)
+    entry.files.append(file)
     entry.updated_at = now or utcnow()
     session.flush()
     return file
@@ -640,10 +645,10 @@ def add_entry_file(
 
 def get_entry_file_for(session: Session, actor: User, entry_id: int, file_id: int) -> EntryFile:
     entry = get_entry_for(session, actor, entry_id)
-    for file in entry.files:
-        if file.id == file_id:
-            return file
-    raise NotFound(_("File {id} does not exist.").format(id=file_id))
+    file = session.get(EntryFile, file_id)
+    if file is None or file.entry_id != entry.id:
+        raise NotFound(_("File {id} does not exist.").format(id=file_id))
+    return file
 
 
 def remove_entry_file(
@@ -651,9 +656,10 @@ def remove_entry_file(
 ) -> None:
     entry = check_can_edit_entry(session, actor, entry_id, now=now)
     file = get_entry_file_for(session, actor, entry.id, file_id)
-    entry.files.remove(file)
+    session.delete(file)
     entry.updated_at = now or utcnow()
     session.flush()
+    session.expire(entry, ["files"])
 
 
 # --- Judging ------------------------------------------------------------------------------
