@@ -170,6 +170,7 @@ def demo() -> None:
     from app.accounts.demo import DEMO_PASSWORD, load_demo
     from app.accounts.models import User
     from app.community.clubs.demo import load_demo as load_demo_clubs
+    from app.community.events.demo import load_demo as load_demo_events
     from app.core.storage import make_blob_store
     from app.lcms.demo import load_demo as load_demo_content
     from app.lms.demo import load_demo as load_demo_course
@@ -184,6 +185,7 @@ def demo() -> None:
             created += load_demo_content(session, make_blob_store(settings), author)
             created += load_demo_course(session, author, admin, admin.organization)
             created += load_demo_clubs(session)
+            created += load_demo_events(session, admin, timezone=settings.timezone)
             created += load_demo_reports(session, settings)
     typer.echo(
         f"Demo data ready ({created} new records). Demo accounts, password '{DEMO_PASSWORD}':"

@@ -700,3 +700,16 @@ def test_partners_crud_and_co_organisers(client: TestClient, db: Session, world:
     assert event["materials"] == [world.item.id]
     assert client.delete(f"/api/v1/partners/{partner['id']}", headers=a).status_code == 204
     assert client.get(f"/api/v1/events/{event['id']}", headers=a).json()["partner_ids"] == []
+
+
+def test_the_demo_loader_is_idempotent(db: Session, world: World) -> None:
+    from app.community.events import demo
+
+    created = demo.load_demo(db, world.admin)
+    assert created == 2  # the world's schools are primary: no STEM day
+    assert count(db, Partner) == 1
+    events = list(db.scalars(select(Event)))
+    assert [e.title for e in events] == ["Hội thảo: Ứng dụng trí tuệ nhân tạo trong dạy học"]
+    assert events[0].values("role") == ["teacher", "school_manager"]
+    assert demo.load_demo(db, world.admin) == 0
+    assert count(db, Event) == 1

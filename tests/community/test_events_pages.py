@@ -342,3 +342,40 @@ def test_calendar_feed_page_controls(
     mine = client.get("/events/my.ics")
     assert mine.status_code == 200
     assert mine.content.startswith(b"BEGIN:VCALENDAR\r\n")
+
+
+def test_a_manager_edits_an_event_linked_to_an_authors_lesson(
+    client: TestClient, db: Session, page_login: Login, world: World
+) -> None:
+    module = lms.outline(db, world.course).modules[0]
+    lesson = lms.add_lesson(db, world.author, module.id, title="Buổi tập huấn", kind="event")
+    now = utcnow()
+    event = service.create_event(
+        db,
+        world.author,
+        title="Buổi tập huấn",
+        kind="training",
+        starts_at=now + timedelta(days=1),
+        ends_at=now + timedelta(days=1, hours=2),
+        organization_id=world.school.id,
+        lesson_id=lesson.id,
+    )
+    sign_in(client, page_login, world.manager)
+    edit = client.get(f"/events/{event.id}/edit").text
+    assert f'<option value="{lesson.id}" selected>' in edit
+    saved = post(
+        client,
+        f"/events/{event.id}/edit",
+        form(
+            title="Buổi tập huấn (đổi phòng)",
+            organization_id=str(world.school.id),
+            lesson_id=str(lesson.id),
+            levels=[],
+            roles=[],
+        ),
+    )
+    assert saved.status_code == 303, saved.text
+    db.refresh(event)
+    assert event.title == "Buổi tập huấn (đổi phòng)"
+    assert event.lesson_id == lesson.id
+    assert event.starts_at == datetime(2030, 3, 2, 1, 0, tzinfo=UTC)

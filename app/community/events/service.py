@@ -475,7 +475,9 @@ def update_event(session: Session, actor: User, event_id: int, changes: dict[str
         partner_ids=links["partner_ids"],
         audience_ids=links["audience_ids"],
     )
-    if "lesson_id" in changes:
+    if "lesson_id" in changes and changes["lesson_id"] != event.lesson_id:
+        # Only a change is checked: organisers who do not own the course still edit the rest
+        # of a linked event (and may unlink it).
         lesson_id = changes["lesson_id"]
         if lesson_id is not None:
             if not isinstance(lesson_id, int):
