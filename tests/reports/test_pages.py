@@ -22,6 +22,7 @@ from openpyxl import load_workbook  # type: ignore[import-untyped]
 from sqlalchemy.orm import Session
 
 from app.accounts.models import User
+from app.core import i18n
 from app.core.config import Settings
 from app.core.security import hash_password
 from app.reports import pages, service
@@ -361,11 +362,18 @@ def test_page_xlsx_download_totals_equal_the_service(
     assert response.status_code == 200
     assert response.headers["content-disposition"].startswith("attachment;")
     rows = read_xlsx(response.content)
-    expected = service.completion_report(
-        db,
-        tree.admin,
-        ReportFilter(group_by=GroupBy(group_by), organization_id=tree.c1.id, course_id=tree.k2.id),
-    )
+    before = i18n.get_locale()
+    i18n.set_locale("en")  # labels as the English pages of this test show them
+    try:
+        expected = service.completion_report(
+            db,
+            tree.admin,
+            ReportFilter(
+                group_by=GroupBy(group_by), organization_id=tree.c1.id, course_id=tree.k2.id
+            ),
+        )
+    finally:
+        i18n.set_locale(before)
     assert rows[-1][0] == "Total"
     assert rows[-1][1:] == figures(expected.totals)
     assert [r[0] for r in rows[2:-1]] == [r.label for r in expected.rows]

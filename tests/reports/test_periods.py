@@ -9,6 +9,7 @@ import pytest
 
 from app.core import i18n
 from app.core.errors import InvalidInput
+from app.core.i18n import set_locale
 from app.reports.periods import (
     DUE_AFTER_DAYS,
     PeriodKind,
@@ -99,17 +100,31 @@ def test_invalid_labels_are_422_with_a_clear_message(label: str, message: str) -
 
 
 @pytest.mark.parametrize(
-    ("label", "english"),
+    ("label", "english", "vietnamese"),
     [
-        ("2026-Q4", "Quarter IV/2026"),
-        ("2026-Q1", "Quarter I/2026"),
-        ("2026-2027-HK1", "Semester I of school year 2026–2027"),
-        ("2026-2027-HK2", "Semester II of school year 2026–2027"),
-        ("2026", "Year 2026"),
+        ("2026-Q4", "Quarter IV/2026", "Quý IV/2026"),
+        ("2026-Q1", "Quarter I/2026", "Quý I/2026"),
+        (
+            "2026-2027-HK1",
+            "Semester I of school year 2026–2027",
+            "Học kỳ I năm học 2026–2027",
+        ),
+        (
+            "2026-2027-HK2",
+            "Semester II of school year 2026–2027",
+            "Học kỳ II năm học 2026–2027",
+        ),
+        ("2026", "Year 2026", "Năm 2026"),
     ],
 )
-def test_display_names(label: str, english: str) -> None:
-    assert parse_period(label).display == english
+def test_display_names(label: str, english: str, vietnamese: str) -> None:
+    try:
+        set_locale("en")
+        assert parse_period(label).display == english
+        set_locale("vi")
+        assert parse_period(label).display == vietnamese
+    finally:
+        set_locale("vi")
 
 
 def test_due_at_is_the_end_of_the_due_day_in_local_time() -> None:
