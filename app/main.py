@@ -20,6 +20,7 @@ from app.accounts import api as accounts_api
 from app.accounts import pages as accounts_pages
 from app.community.clubs import api as clubs_api
 from app.community.clubs import pages as clubs_pages
+from app.community.clubs import service as clubs_service
 from app.community.contests import api as contests_api
 from app.community.contests import awards_pages as contests_awards_pages
 from app.community.contests import pages as contests_pages
@@ -79,6 +80,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.write_engine = writer_engine(engine)
     app.state.blob_store = store = make_blob_store(settings)
+    # Home-page panels of the packages accounts cannot import: (template, context provider).
+    app.state.home_panels = [
+        ("community/clubs/_unread_panel.html", clubs_service.home_context),
+    ]
 
     app.add_middleware(WebMiddleware, settings=settings, media_origin=store.media_origin())
     install_error_handlers(app)
@@ -90,9 +95,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(lms_api.router)
     app.include_router(lms_pages.router)
     app.include_router(lms_builder_pages.router)
-    app.include_router(contests_api.router)
-    app.include_router(contests_pages.router)
-    app.include_router(contests_awards_pages.router)
     app.include_router(events_api.router)
     app.include_router(events_pages.router)
     app.include_router(audit_views.api_router)
@@ -103,6 +105,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(reports_pages.router)
     app.include_router(clubs_api.router)
     app.include_router(clubs_pages.router)
+    app.include_router(contests_api.router)
+    app.include_router(contests_pages.router)
+    app.include_router(contests_awards_pages.router)
 
     @app.get("/docs", include_in_schema=False)
     def swagger_ui() -> HTMLResponse:

@@ -183,7 +183,14 @@ def home(request: Request, session: SessionDep, user: PageUser) -> Response:
                 ),
             )
         )
-    return render(request, "accounts/home.html", {"stats": stats})
+    # Panels of the packages above accounts (e.g. unread club posts), registered by app.main:
+    # accounts cannot import them. Each is (template, provider(session, user) -> context).
+    panels = []
+    for template, provide in getattr(request.app.state, "home_panels", ()):
+        context = provide(session, user)
+        if context:
+            panels.append((template, context))
+    return render(request, "accounts/home.html", {"stats": stats, "panels": panels})
 
 
 @router.get("/account/password")
