@@ -348,3 +348,15 @@ def test_pages_need_a_sign_in(client: TestClient, path: str) -> None:
     response = client.get(path, follow_redirects=False)
     assert response.status_code == 303
     assert response.headers["location"].startswith("/login")
+
+
+def test_the_home_page_shows_unread_club_posts(
+    client: TestClient, db: Session, page_login: Login, town: Town
+) -> None:
+    club = club_with_members(db, town, town.teacher)
+    service.create_thread(db, town.leader, club.id, title="Tin", body="Mới")
+    db.commit()
+    sign_in(client, page_login, town.teacher)
+    home = client.get("/").text
+    assert f'href="/clubs/{club.id}"' in home
+    assert re.search(r"1\s+unread post", home)
