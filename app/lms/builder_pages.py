@@ -62,7 +62,8 @@ ASSIGN_ROLES = [
     Role.author.value,
 ]
 REVIEW_POLICIES = [p.value for p in ReviewPolicy]
-LESSON_KINDS = [LessonKind.content.value, LessonKind.quiz.value]
+# Event lessons are completed by attendance at the event linked to them (/events).
+LESSON_KINDS = [LessonKind.content.value, LessonKind.quiz.value, LessonKind.event.value]
 QUESTION_KINDS = [k.value for k in QuestionKind]
 
 Text = Annotated[str, Form(max_length=1000)]
@@ -539,7 +540,7 @@ def _lesson_form(
     """The add_lesson arguments a lesson form asks for. Only the fields of the chosen kind
     count: the form shows both sets, since it works without JavaScript."""
     if kind not in LESSON_KINDS:
-        raise InvalidInput(_("Choose the kind of lesson: content or quiz."))
+        raise InvalidInput(_("Choose the kind of lesson: content, quiz or event."))
     if kind == LessonKind.content:
         return {
             "content_id": parse_int(
@@ -556,6 +557,8 @@ def _lesson_form(
                 required=True,
             ),
         }
+    if kind == LessonKind.event:
+        return {}  # the event is linked from its own page (/events/new, "Course lesson")
     minutes = parse_int(time_limit_minutes, field=_("Time limit (minutes)"), minimum=1, maximum=600)
     return {
         "pass_score": parse_int(

@@ -65,6 +65,10 @@ ACTION_LABELS: dict[str, str] = {
     AuditAction.enrollment_withdrawn: N_("Enrolment withdrawn"),
     AuditAction.certificate_revoked: N_("Certificate revoked"),
     AuditAction.report_submitted: N_("Report submitted"),
+    AuditAction.event_created: N_("Event created"),
+    AuditAction.event_attendance_imported: N_("Event attendance imported"),
+    AuditAction.contest_results_published: N_("Contest results published"),
+    AuditAction.award_created: N_("Award given"),
 }
 # Entries whose detail is {field: [old, new]}.
 CHANGE_ACTIONS = frozenset({AuditAction.user_updated, AuditAction.organization_updated})
@@ -77,6 +81,9 @@ TARGET_LABELS = {
     "enrollment": N_("Enrolment"),
     "certificate": N_("Certificate"),
     "report": N_("Report"),
+    "event": N_("Event"),
+    "contest": N_("Contest"),
+    "award": N_("Award"),
 }
 VIA_LABELS = {"web": N_("Web page"), "api": N_("API"), "cli": N_("Command line")}
 DETAIL_LABELS = {

@@ -604,3 +604,29 @@ def test_moved_and_parse_int() -> None:
             parse_int(bad, field="N", minimum=1, maximum=10)
     with pytest.raises(InvalidInput):
         parse_int("", field="N", minimum=1, maximum=10, required=True)
+
+
+def test_an_event_lesson_is_added_through_the_form(
+    client: TestClient, page_login: Login, db: Session, world: World
+) -> None:
+    course = service.create_course(db, world.author, title="Tập huấn trực tiếp")
+    module = service.add_module(db, world.author, course.id, title="Buổi tập huấn")
+    token = sign_in(page_login, client, world.author)
+    base = f"/studio/courses/{course.id}"
+    response = post(
+        client,
+        f"{base}/modules/{module.id}/lessons",
+        token,
+        title="Hội thảo chuyển đổi số",
+        kind="event",
+        content_id="",
+        completion_threshold="",
+        pass_score="",  # ignored for an event lesson
+        max_attempts="",
+        time_limit_minutes="",
+    )
+    assert response.status_code == 303, response.text
+    [lesson] = lessons_of(db, module.id)
+    assert (lesson.kind, lesson.content_version_id) == ("event", None)
+    page = client.get(base).text
+    assert f'href="/events/by-lesson/{lesson.id}"' in page
