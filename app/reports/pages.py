@@ -44,7 +44,7 @@ from app.core.i18n import gettext as _
 from app.core.web import Pagination, render
 from app.lms.models import Course
 from app.reports import api as reports_api
-from app.reports import exports, service
+from app.reports import community, exports, service
 from app.reports.charts import Bar, bar_chart_svg, trend_chart_svg
 from app.reports.exports import Column
 from app.reports.service import (
@@ -346,6 +346,18 @@ def dashboard(
         offset=0,
         now=now,
     )
+    org_rows = [r for r in by_org.rows if r.organization_id is not None]
+    activity = community.for_rows(
+        session,
+        [(r.organization_id, r.direct) for r in org_rows if r.organization_id is not None],
+        flt.date_from,
+        flt.date_to,
+        now=now,
+    )
+    community_rows = [(r, activity[r.organization_id]) for r in org_rows if r.organization_id]
+    community_total = community.CommunityFigures()
+    for _row, figures in community_rows:
+        community_total = community_total.add(figures)
     all_schools = bool(by_org.rows) and all(r.kind == "school" for r in by_org.rows)
     org_title = _("Completion by school") if all_schools else _("Completion by organisation")
     course_title = _("Completion by course")
@@ -385,6 +397,8 @@ def dashboard(
         ),
         overdue=overdue,
         overdue_total=overdue_total,
+        community_rows=community_rows,
+        community_total=community_total,
         links={
             "completion": query.url("/reports/completion"),
             "org_xlsx": query.url("/reports/completion.xlsx", group_by="organization"),

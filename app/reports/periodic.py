@@ -66,6 +66,7 @@ from app.accounts.models import Organization, OrgKind, Role, User
 from app.core.db import Base, UTCDateTime, one_of, utcnow
 from app.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from app.core.i18n import gettext as _
+from app.reports import community
 from app.reports.exports import Column
 from app.reports.pdf import ReportDocument, Section, Table
 from app.reports.periods import Period, parse_period
@@ -81,7 +82,7 @@ from app.reports.service import (
 DEFAULT_TZ = "Asia/Ho_Chi_Minh"
 MAX_NARRATIVE = 20_000
 MAX_NUMBER = 50
-FIGURES_VERSION = 1
+FIGURES_VERSION = 2  # 2: adds the community activity (events, clubs, contests, awards)
 
 # The numbers a snapshot keeps per row; the roll-up sums the counts.
 COUNT_KEYS = (
@@ -388,7 +389,12 @@ def compute_figures(
         date_field=DateField.completed,
     )
     completed = completion_report(session, viewer, completed_filter, now=now)
-    return _merge(period, main, enrolled, completed, now=now)
+    figures = _merge(period, main, enrolled, completed, now=now)
+    activity = community.rolled_up(
+        session, organization_id, period.starts_on, period.ends_on, now=now
+    )
+    figures["community"] = activity.as_dict()
+    return figures
 
 
 def _merge(
@@ -431,6 +437,8 @@ class Figures:
     totals: dict[str, Any]
     generated_at: datetime
     live: bool
+    # Events held, attendance, clubs, contest entries, awards (snapshots of version ≥ 2).
+    community: dict[str, int] | None = None
 
 
 def figures_of(
@@ -448,6 +456,7 @@ def figures_of(
         totals=dict(data["totals"]),
         generated_at=datetime.fromisoformat(data["generated_at"]),
         live=live,
+        community=data.get("community"),
     )
 
 
@@ -659,6 +668,8 @@ class Overview:
     rollup_totals: dict[str, Any]
     generated_at: datetime
     past_due: bool = False
+    # The submitted snapshots' community activity, summed (events, clubs, contests, awards).
+    rollup_community: dict[str, int] | None = None
 
 
 def _empty_row(key: str, label: str) -> dict[str, Any]:
@@ -772,7 +783,18 @@ def commune_overview(
         rollup_totals=rollup_totals,
         generated_at=now,
         past_due=now > due_at,
+        rollup_community=community_rollup(snapshots),
     )
+
+
+def community_rollup(snapshots: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """The community figures of the snapshots, summed (older snapshots have none)."""
+    total = dict.fromkeys(community.FIELDS, 0)
+    for snap in snapshots:
+        for key, value in (snap.get("community") or {}).items():
+            if key in total:
+                total[key] += int(value or 0)
+    return total
 
 
 # --- Exports ---------------------------------------------------------------------------------
@@ -915,7 +937,12 @@ def report_document(
                     widths=[0.6, 3.2, 1.1, 1.1, 1.2, 1.2, 0.9],
                 ),
             ),
-            Section("II. CÁC HOẠT ĐỘNG ĐÃ TRIỂN KHAI VÀ ĐỀ XUẤT, KIẾN NGHỊ", paragraphs=narrative),
+            *_community_sections(figures),
+            Section(
+                f"{'III' if figures.community is not None else 'II'}. CÁC HOẠT ĐỘNG ĐÃ TRIỂN"
+                " KHAI VÀ ĐỀ XUẤT, KIẾN NGHỊ",
+                paragraphs=narrative,
+            ),
         ],
         recipients=[
             f"Phòng Văn hóa – Xã hội {commune}".strip(),
@@ -925,6 +952,31 @@ def report_document(
         signer_title="HIỆU TRƯỞNG",
         signer_name=signer,
     )
+
+
+_COMMUNITY_LABELS = {
+    "events_held": "Hội thảo, tập huấn, chuyên đề đã tổ chức",
+    "attendance": "Lượt người tham dự",
+    "clubs": "Câu lạc bộ, nhóm học thuật đang hoạt động",
+    "contest_entries": "Bài dự thi (sáng kiến, STEM)",
+    "awards": "Khen thưởng, biểu dương",
+}
+
+
+def _community_sections(figures: Figures) -> list[Section]:
+    if figures.community is None:  # snapshots frozen before the community figures existed
+        return []
+    rows = [
+        [str(i), label, _fmt_int(figures.community.get(key, 0))]
+        for i, (key, label) in enumerate(_COMMUNITY_LABELS.items(), 1)
+    ]
+    return [
+        Section(
+            "II. HOẠT ĐỘNG CỘNG ĐỒNG: HỘI THẢO, CÂU LẠC BỘ, CUỘC THI, KHEN THƯỞNG",
+            paragraphs=["Số liệu trong kỳ báo cáo, ghi nhận trên nền tảng."],
+            table=Table(["STT", "Nội dung", "Số lượng"], rows, widths=[0.6, 5.0, 1.4]),
+        )
+    ]
 
 
 _ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV"}

@@ -727,4 +727,5 @@ def test_document_layout_fields(db: Session, world: World) -> None:
     assert doc.recipients[0] == "Phòng Văn hóa – Xã hội xã Tân Cương"
     assert doc.signer_title == "HIỆU TRƯỞNG"
     assert doc.signer_name == world.manager.full_name
-    assert doc.sections[1].paragraphs == ["Tổ chức hội thảo về Nghị quyết 57."]
+    assert doc.sections[1].heading.startswith("II. HOẠT ĐỘNG CỘNG ĐỒNG")
+    assert doc.sections[-1].paragraphs == ["Tổ chức hội thảo về Nghị quyết 57."]
