@@ -1,1 +1,2 @@
-"""Community: events and attendance, clubs and discussion, contests and judging, awards, partners."""
+"""Community: events and attendance, clubs and discussion, contests and judging, awards,
+partners."""
