@@ -35,7 +35,9 @@ def world(client: TestClient, db: Session, settings: Settings) -> World:
 
 def sign_in(client: TestClient, page_login: Login, user: User) -> TestClient:
     client.cookies.clear()
-    return page_login(user.email, PASSWORD)
+    signed_in = page_login(user.email, PASSWORD)
+    client.cookies.set("hocso_lang", "en")  # messages are compared in English
+    return signed_in
 
 
 def token(client: TestClient) -> str:
