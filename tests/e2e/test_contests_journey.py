@@ -35,6 +35,7 @@ class Cast:
     student: str
     student_name: str
     student_id: int
+    manager: str  # the student's school manager, who sees the award in the school's report
 
 
 @pytest.fixture
@@ -69,6 +70,7 @@ def cast(live_settings: Settings, base_url: str) -> Iterator[Cast]:
                     ("judge1", "teacher", school_a, "Hoàng Thị Giám Khảo"),
                     ("judge2", "teacher", school_b, "Đỗ Văn Giám Khảo"),
                     ("student", "student", school_b, "Vũ Thị Lan"),
+                    ("manager", "school_manager", school_b, "Lê Thị Hiệu Trưởng"),
                 )
             }
             title = f"Sáng tạo STEM {tag}"
@@ -99,6 +101,7 @@ def cast(live_settings: Settings, base_url: str) -> Iterator[Cast]:
                 student=people["student"].email,
                 student_name=people["student"].full_name,
                 student_id=people["student"].id,
+                manager=people["manager"].email,
             )
         yield result
     finally:
@@ -226,5 +229,14 @@ def test_student_enters_with_a_file_judges_score_results_and_the_award(
     expect(merit).to_contain_text(cast.student_name)
     expect(merit).to_contain_text("Số: 25/QĐ-UBND")
     fits(page, "certificate")
-    for extra in (judge1, judge2, organiser):
+
+    # The school's report counts the award and the entry (dashboard, community activity).
+    manager = new_page(browser, base_url)
+    sign_in(manager, cast.manager)
+    manager.goto("/reports")
+    community = manager.locator("table.community-figures")
+    expect(community.locator("[data-figure='community-awards']")).to_have_text("1")
+    expect(community.locator("tbody")).to_contain_text("1")  # the contest entry
+    fits(manager, "report-community")
+    for extra in (judge1, judge2, organiser, manager):
         extra.context.close()
