@@ -34,6 +34,7 @@ from app.lcms.schemas import (
 )
 from app.lcms.sniff import ACCEPTED, KIND_TYPES, allowed_for_kind, sniff_file
 from app.lcms.upload import receive_multipart
+from app.lcms.ziptools import check_upload as check_zip
 
 router = APIRouter(prefix="/api/v1", tags=["content"])
 
@@ -229,6 +230,8 @@ async def receive_version(
     try:
         if upload.size == 0:
             raise InvalidInput(_("The file is empty."))
+        # Zip-slip and zip-bomb checks on archives (and office/EPUB containers): 422.
+        await run_in_threadpool(check_zip, upload.path)
         sniffed = await run_in_threadpool(sniff_file, upload.path)
         if sniffed is None or not allowed_for_kind(kind, sniffed.media_type):
             accepted = ", ".join(sorted(ACCEPTED[t].extension for t in KIND_TYPES.get(kind, ())))

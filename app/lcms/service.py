@@ -52,6 +52,7 @@ MAX_LABELS = 20
 MAX_NOTE = 1000
 MAX_URL = 2000
 MAX_FILENAME = 200
+MAX_EXTENSION = 10
 SUGGESTED_TOPICS = ("KH-CN", "ĐMST", "CĐS", "STEM", "NQ57")
 
 
@@ -117,7 +118,8 @@ def clean_filename(value: str | None, *, extension: str) -> str:
     if not name:
         name = f"file.{extension}"
     stem, dot, ext = name.rpartition(".")
-    if not dot:
+    if not dot or len(ext) > MAX_EXTENSION:
+        # No extension, or one too long to be real: the type's own (the name stays bounded).
         stem, ext = name, extension
     stem = stem[: MAX_FILENAME - len(ext) - 1].rstrip() or "file"
     return f"{stem}.{ext}"

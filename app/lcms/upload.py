@@ -24,13 +24,15 @@ import anyio.to_thread
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from app.core.errors import InvalidInput, PayloadTooLarge
+from app.core.errors import BadRequest, InvalidInput, PayloadTooLarge
 from app.core.i18n import gettext as _
 from app.core.storage import BlobStore, new_temp_file
 
 FLUSH_BYTES = 1024 * 1024
 MAX_FIELD_BYTES = 16 * 1024
 MULTIPART_OVERHEAD = 64 * 1024
+# The upload forms send the file and a note: more parts than this is a flood.
+MAX_PARTS = 16
 
 
 @dataclass
@@ -173,7 +175,8 @@ async def receive_multipart(
     file_field: str = "file",
 ) -> Received:
     """Read a multipart/form-data body: the ``file_field`` part to a temp file, small text
-    fields into memory. Raises InvalidInput (422) or PayloadTooLarge (413)."""
+    fields into memory. Raises InvalidInput (422), BadRequest (400: a body cut off before
+    its end, too many parts) or PayloadTooLarge (413)."""
     mime, params = parse_options_header(content_type)
     boundary = params.get(b"boundary")
     if mime != b"multipart/form-data" or not boundary:
@@ -190,6 +193,8 @@ async def receive_multipart(
         "headers": {},
         "field": b"",
         "error": None,
+        "parts": 0,
+        "ended": False,
     }
 
     def on_header_field(data: bytes, start: int, end: int) -> None:
@@ -204,6 +209,11 @@ async def receive_multipart(
 
     def on_headers_finished() -> None:
         nonlocal sink
+        state["parts"] += 1
+        if state["parts"] > MAX_PARTS:
+            state["error"] = state["error"] or BadRequest(_("The upload has too many form fields."))
+        if state["error"] is not None:
+            return  # the rest of the chunk is skipped: nothing more is kept
         disposition = state["headers"].get(b"content-disposition", b"")
         _kind, options = parse_options_header(disposition)
         name = options.get(b"name", b"").decode("utf-8", "replace")
@@ -217,6 +227,8 @@ async def receive_multipart(
             sink = _Sink(store, filename.decode("utf-8", "replace"))
 
     def on_part_data(data: bytes, start: int, end: int) -> None:
+        if state["error"] is not None:
+            return
         chunk = data[start:end]
         if sink is not None and state["name"] == file_field:
             if sink.size + len(chunk) > max_bytes:
@@ -229,9 +241,14 @@ async def receive_multipart(
                 state["error"] = InvalidInput(_("A form field is too long."))
 
     def on_part_end() -> None:
+        if state["error"] is not None:
+            return
         if not (sink is not None and state["name"] == file_field) and state["name"]:
             received.fields[state["name"]] = bytes(state["value"]).decode("utf-8", "replace")
         state["headers"] = {}
+
+    def on_end() -> None:
+        state["ended"] = True
 
     parser = MultipartParser(
         boundary,
@@ -242,6 +259,7 @@ async def receive_multipart(
             "on_headers_finished": on_headers_finished,
             "on_part_data": on_part_data,
             "on_part_end": on_part_end,
+            "on_end": on_end,
         },
         max_header_count=16,
         max_header_size=8192,
@@ -258,6 +276,10 @@ async def receive_multipart(
         parser.finalize()
         if state["error"] is not None:
             raise state["error"]
+        if not state["ended"]:
+            # The body stopped before the closing boundary (a lying Content-Length, a cut
+            # connection): what arrived is not the whole file.
+            raise BadRequest(_("The upload was interrupted. Please try again."))
         if sink is not None and received.file is None:
             received.file = await sink.finish()
     except MultipartParseError:

@@ -57,6 +57,7 @@ from app.lcms.files import version_file_response
 from app.lcms.models import ContentVersion
 from app.lcms.sniff import ACCEPTED, sniff_file
 from app.lcms.upload import receive_multipart
+from app.lcms.ziptools import check_upload as check_zip
 
 router = APIRouter(prefix="/api/v1", tags=["contests"])
 
@@ -397,6 +398,8 @@ async def receive_entry_file(
     try:
         if upload.size == 0:
             raise InvalidInput(_("The file is empty."))
+        # Zip-slip and zip-bomb checks on archives (and office/EPUB containers): 422.
+        await run_in_threadpool(check_zip, upload.path)
         sniffed = await run_in_threadpool(sniff_file, upload.path)
         if sniffed is None or sniffed.media_type not in ENTRY_TYPES:
             raise UnsupportedMediaType(

@@ -1,0 +1,479 @@
+"""Attack drills on uploads (content versions and contest entry files): hostile filenames,
+zip-slip and zip bombs, a lying Content-Length, truncated bodies and multipart floods.
+
+Each drill checks the answer and that nothing was kept: no version or entry file recorded, no
+temp file left, no file written outside the data directory."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import socket
+import stat
+import time
+import tracemalloc
+import unicodedata
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from app.accounts import auth
+from app.community.contests import service as contests
+from app.community.contests.models import EntryFile
+from app.community.contests.service import CriterionSpec
+from app.core.config import Settings
+from app.core.db import make_sessionmaker, session_scope
+from app.core.storage import BlobStore
+from app.lcms import service as lcms
+from app.lcms import ziptools
+from app.lcms.models import ContentVersion
+from tests.factories import make_org, make_user
+from tests.lcms import samples
+from tests.support.live import live_server
+
+H = dict[str, str]
+BOUNDARY = "hocso-attack-boundary"
+
+
+@dataclass
+class Targets:
+    author: H
+    student: H
+    document: int  # a document item of the author
+    package: int  # a package item (zip, EPUB)
+    entry: int  # the student's entry in an open contest
+
+
+def build_targets(db: Session, settings: Settings) -> Targets:
+    commune = make_org(db, kind="commune", level=None)
+    school = make_org(db, parent=commune, level="lower_secondary")
+    admin = make_user(db, settings, role="admin", organization=commune, password=None)
+    author = make_user(db, settings, role="author", organization=commune, password=None)
+    student = make_user(db, settings, role="student", organization=school, password=None)
+    document = lcms.create_item(db, author, title="Tài liệu", kind="document")
+    package = lcms.create_item(db, author, title="Gói học liệu", kind="package")
+    now = datetime.now(UTC)
+    contest = contests.create_contest(
+        db,
+        admin,
+        title="Ý tưởng STEM",
+        kind="stem",
+        opens_at=now - timedelta(days=1),
+        closes_at=now + timedelta(days=7),
+        criteria=[CriterionSpec(name="Sáng tạo", weight=1, max_score=10)],
+        organization_id=commune.id,
+    )
+    entry = contests.create_entry(db, student, contest.id, title="Máy lọc nước")
+    db.flush()
+    return Targets(
+        author={"Authorization": f"Bearer {auth.issue_token(settings, author)}"},
+        student={"Authorization": f"Bearer {auth.issue_token(settings, student)}"},
+        document=document.id,
+        package=package.id,
+        entry=entry.id,
+    )
+
+
+@pytest.fixture
+def targets(client: TestClient, db: Session, settings: Settings) -> Targets:
+    return build_targets(db, settings)
+
+
+def multipart(filename: bytes, data: bytes, *, boundary: str = BOUNDARY) -> bytes:
+    """A body written by hand: HTTP clients would percent-encode or refuse odd filenames."""
+    return (
+        f"--{boundary}\r\n".encode()
+        + b'Content-Disposition: form-data; name="file"; filename="'
+        + filename
+        + b'"\r\nContent-Type: application/octet-stream\r\n\r\n'
+        + data
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+
+
+def post_raw(client: TestClient, url: str, h: H, body: bytes) -> Any:
+    return client.post(
+        url,
+        headers={**h, "Content-Type": f"multipart/form-data; boundary={BOUNDARY}"},
+        content=body,
+    )
+
+
+def upload_url(targets: Targets, where: str) -> tuple[str, H]:
+    if where == "version":
+        return f"/api/v1/content/{targets.document}/versions", targets.author
+    if where == "package":
+        return f"/api/v1/content/{targets.package}/versions", targets.author
+    return f"/api/v1/entries/{targets.entry}/files", targets.student
+
+
+def stored_count(db: Session) -> int:
+    versions = db.scalar(select(func.count()).select_from(ContentVersion)) or 0
+    files = db.scalar(select(func.count()).select_from(EntryFile)) or 0
+    return versions + files
+
+
+def temp_files(store: BlobStore) -> list[Path]:
+    return list(store.temp_dir().glob("upload-*"))
+
+
+def files_under(root: Path) -> set[Path]:
+    return {p for p in root.rglob("*") if p.is_file()}
+
+
+def disposition_of(response: Any) -> str:
+    """Content-Disposition of a download: the header, or on S3 the one the presigned URL asks
+    the bucket to send."""
+    if response.status_code == 307:
+        query = parse_qs(urlsplit(str(response.headers["location"])).query)
+        return query["response-content-disposition"][0]
+    assert response.status_code == 200, response.text
+    return str(response.headers["content-disposition"])
+
+
+# --- Hostile filenames ----------------------------------------------------------------------
+
+HOSTILE_NAMES: list[bytes] = [
+    b"../../etc/passwd",
+    b"..\\..\\x",
+    b"/etc/cron.d/hocso",
+    b"C:\\Windows\\System32\\evil.pdf",
+    b"\\\\server\\share\\evil.pdf",
+    b"ok\x00.pdf",
+    b"a" * 1000 + b".pdf",
+    b"x." + b"b" * 300,
+    "bài\u202efdp.exe".encode(),  # right-to-left override: shows as "bàiexe.pdf"
+    "\u200b\u2066..\u2069/\ufeffnăm.pdf".encode(),
+    b"..",
+    b"...pdf",
+    b"evil\r\nX-Injected: 1.pdf",
+    b'quote"semi;colon.pdf',
+]
+
+
+def assert_safe_name(name: str, raw: bytes) -> None:
+    assert name, raw
+    assert "/" not in name, (raw, name)
+    assert "\\" not in name, (raw, name)
+    assert not name.startswith("."), (raw, name)
+    assert len(name) <= lcms.MAX_FILENAME, (raw, len(name))
+    assert all(unicodedata.category(c)[0] != "C" for c in name), (raw, name)
+
+
+def assert_safe_disposition(value: str, name: str) -> None:
+    assert "\r" not in value, value
+    assert "\n" not in value, value
+    match = re.fullmatch(
+        r"attachment; filename=\"([^\"\\]*)\"; filename\*=UTF-8''([^\s;\"]*)", value
+    )
+    assert match, value
+    fallback, encoded = match.groups()
+    assert all(32 <= ord(c) < 127 for c in fallback), value
+    assert "/" not in fallback, value
+    assert "\\" not in fallback, value
+    assert unquote(encoded) == name, value
+
+
+def test_hostile_filenames_are_sanitised_and_downloads_are_safe(
+    client: TestClient, db: Session, settings: Settings, targets: Targets, tmp_path: Path
+) -> None:
+    store: BlobStore = client.app.state.blob_store  # type: ignore[attr-defined]
+    root = settings.data_dir.parent  # the run's temporary base: data dir and its siblings
+    before = files_under(root)
+    etc_passwd = Path("/etc/passwd").stat().st_mtime_ns
+    for where in ("version", "entry"):
+        url, h = upload_url(targets, where)
+        for n, raw in enumerate(HOSTILE_NAMES):
+            data = samples.pdf(f"{where} {n}")  # distinct bytes: every upload is stored
+            response = post_raw(client, url, h, multipart(raw, data))
+            assert response.status_code == 201, (raw, response.text)
+            body = response.json()
+            assert_safe_name(body["filename"], raw)
+            if where == "version":
+                download = f"{url}/{body['number']}/file?download=1"
+            else:
+                download = f"{body['url']}?download=1"
+            got = client.get(download, headers=h, follow_redirects=False)
+            assert_safe_disposition(disposition_of(got), body["filename"])
+            if where == "entry":  # an entry holds 10 files at most
+                assert client.delete(body["url"], headers=h).status_code == 204
+    # Files are stored by their SHA-256, whatever their names: nothing new outside the data
+    # directory, no "passwd" anywhere, /etc/passwd untouched, no temp file left.
+    created = files_under(root) - before
+    assert all(settings.data_dir in p.parents for p in created), created
+    assert not [p for p in files_under(root) if p.name in ("passwd", "x", "hocso")]
+    assert Path("/etc/passwd").stat().st_mtime_ns == etc_passwd
+    assert temp_files(store) == []
+
+
+# --- Zip archives: zip-slip and zip bombs --------------------------------------------------
+
+
+def make_zip(entries: list[tuple[str | zipfile.ZipInfo, bytes]]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in entries:
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def symlink(name: str, target: str) -> tuple[zipfile.ZipInfo, bytes]:
+    info = zipfile.ZipInfo(name)
+    info.create_system = 3  # Unix: the mode bits in the external attributes count
+    info.external_attr = (stat.S_IFLNK | 0o777) << 16
+    return info, target.encode()
+
+
+def docx(*extra: tuple[str, bytes]) -> bytes:
+    return make_zip(
+        [
+            ("[Content_Types].xml", b"<Types/>"),
+            ("word/document.xml", b"<w:document/>"),
+            *extra,
+        ]
+    )
+
+
+BAD_ZIPS: dict[str, tuple[bytes, str]] = {
+    "dot-dot": (make_zip([("../../evil.sh", b"#!/bin/sh")]), "outside its folder"),
+    "dot-dot-deep": (make_zip([("a/b/../../../evil.sh", b"x")]), "outside its folder"),
+    "backslashes": (make_zip([("..\\..\\evil.bat", b"x")]), "outside its folder"),
+    "absolute": (make_zip([("/etc/cron.d/evil", b"x")]), "outside its folder"),
+    "drive": (make_zip([("C:/Windows/evil.bat", b"x")]), "outside its folder"),
+    "symlink": (make_zip([symlink("lesson/data", "/etc/passwd")]), "symbolic link"),
+    "bomb": (make_zip([("zeros.bin", bytes(24 * 1024 * 1024))]), "zip bomb"),
+    "bomb-of-small-files": (
+        make_zip([(f"part{i}.bin", bytes(900 * 1024)) for i in range(40)]),
+        "zip bomb",
+    ),
+    "too-many-entries": (
+        make_zip([(f"f{i}.txt", b"") for i in range(ziptools.DEFAULT_LIMITS.max_entries + 1)]),
+        "too many files",
+    ),
+}
+
+
+def test_zip_slip_symlinks_and_bombs_are_refused_without_a_trace(
+    client: TestClient, db: Session, targets: Targets
+) -> None:
+    store: BlobStore = client.app.state.blob_store  # type: ignore[attr-defined]
+    for where in ("package", "entry"):
+        url, h = upload_url(targets, where)
+        ok = client.post(url, headers=h, files={"file": ("goi.zip", make_zip([("a.txt", b"a")]))})
+        assert ok.status_code == 201, ok.text  # zips are accepted here: the refusals are real
+        count = stored_count(db)
+        for name, (data, message) in BAD_ZIPS.items():
+            response = client.post(url, headers=h, files={"file": (f"{name}.zip", data)})
+            assert response.status_code == 422, (where, name, response.text)
+            assert message in response.json()["detail"], (name, response.json())
+            assert stored_count(db) == count, name
+        assert temp_files(store) == []
+    # Office files are zip containers too.
+    url, h = upload_url(targets, "version")
+    slipped = client.post(
+        url, headers=h, files={"file": ("bai.docx", docx(("../../evil.xml", b"<x/>")))}
+    )
+    assert slipped.status_code == 422, slipped.text
+    assert client.post(url, headers=h, files={"file": ("bai.docx", docx())}).status_code == 201
+
+
+def test_the_total_unpacked_size_is_limited(
+    client: TestClient, targets: Targets, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Random bytes do not compress: only the total, not the ratio, is over the (lowered) limit.
+    limits = ziptools.ZipLimits(max_total_bytes=1024 * 1024)
+    monkeypatch.setattr(ziptools, "DEFAULT_LIMITS", limits)
+    url, h = upload_url(targets, "package")
+    big = make_zip([("a.bin", os.urandom(600 * 1024)), ("b.bin", os.urandom(600 * 1024))])
+    response = client.post(url, headers=h, files={"file": ("big.zip", big)})
+    assert response.status_code == 422, response.text
+    assert "unpack to more than 1 MB" in response.json()["detail"]
+    small = make_zip([("a.bin", os.urandom(600 * 1024))])
+    assert client.post(url, headers=h, files={"file": ("ok.zip", small)}).status_code == 201
+
+
+def test_a_zip_is_inspected_without_being_extracted(tmp_path: Path) -> None:
+    archive = tmp_path / "slip.zip"
+    archive.write_bytes(make_zip([("../../escaped.txt", b"x"), symlink("l", "/")]))
+    before = files_under(tmp_path.parent)
+    with pytest.raises(Exception, match="outside its folder"):
+        ziptools.check_upload(archive)
+    assert files_under(tmp_path.parent) == before
+    # Not a zip: nothing to inspect.
+    pdf = tmp_path / "a.pdf"
+    pdf.write_bytes(samples.pdf())
+    ziptools.check_upload(pdf)
+
+
+# --- Lying Content-Length and truncated bodies (a live server, raw sockets) -----------------
+
+
+@pytest.fixture
+def live(app: FastAPI, committed: Engine, settings: Settings) -> Iterator[dict[str, object]]:
+    factory = make_sessionmaker(committed)
+    with session_scope(factory) as session:
+        targets = build_targets(session, settings)
+    with live_server(app) as base:
+        yield {"base": base, "targets": targets, "factory": factory}
+
+
+def raw_request(base: str, head: str, body: bytes, *, shut: bool = False) -> bytes:
+    """Send a request as bytes and read what comes back until the server closes (or 5 s)."""
+    url = urlsplit(base)
+    with socket.create_connection((url.hostname or "127.0.0.1", url.port or 80)) as sock:
+        sock.settimeout(5)
+        sock.sendall(head.encode() + body)
+        if shut:
+            sock.shutdown(socket.SHUT_WR)
+        chunks = []
+        try:
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+                if b"\r\n\r\n" in b"".join(chunks) and not shut:
+                    break
+        except (TimeoutError, ConnectionResetError):
+            pass
+        return b"".join(chunks)
+
+
+def status_of(reply: bytes) -> int | None:
+    match = re.match(rb"HTTP/1\.1 (\d{3})", reply)
+    return int(match.group(1)) if match else None
+
+
+def live_counts(live: dict[str, object]) -> int:
+    with session_scope(live["factory"]) as session:  # type: ignore[arg-type]
+        return stored_count(session)
+
+
+def wait_for_no_temp_files(store: BlobStore) -> list[Path]:
+    deadline = time.monotonic() + 10
+    while temp_files(store) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return temp_files(store)
+
+
+def test_lying_content_length_and_truncated_bodies_store_nothing(
+    live: dict[str, object], app: FastAPI
+) -> None:
+    store: BlobStore = app.state.blob_store
+    targets: Targets = live["targets"]  # type: ignore[assignment]
+    base = str(live["base"])
+    data = samples.pdf("x" * 50_000)
+    body = multipart(b"bai.pdf", data)
+    for where in ("version", "entry"):
+        url, h = upload_url(targets, where)
+        auth_header = h["Authorization"]
+        stored = live_counts(live)
+
+        def head(length: int, url: str = url, auth_header: str = auth_header) -> str:
+            return (
+                f"POST {url} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {auth_header}\r\n"
+                f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n"
+                f"Content-Length: {length}\r\nConnection: close\r\n\r\n"
+            )
+
+        # Smaller than the body: the server reads a body cut before its closing boundary.
+        reply = raw_request(base, head(len(body) - 1000), body)
+        assert status_of(reply) == 400, reply[:300]
+        # Larger than the body, then the client stops sending: an interrupted upload.
+        reply = raw_request(base, head(len(body) + 1000), body, shut=True)
+        assert status_of(reply) in (400, None), reply[:300]
+        # Honest length, but the body itself is cut in the middle of the file.
+        cut = body[: len(body) // 2]
+        reply = raw_request(base, head(len(cut)), cut)
+        assert status_of(reply) == 400, reply[:300]
+        assert b'"error":"bad_request"' in reply
+        assert live_counts(live) == stored, where
+        assert wait_for_no_temp_files(store) == []
+        # The same upload, whole and honest, is accepted (the drills above are meaningful).
+        reply = raw_request(base, head(len(body)), body)
+        assert status_of(reply) == 201, reply[:300]
+        assert live_counts(live) == stored + 1
+
+
+# --- Multipart floods ---------------------------------------------------------------------
+
+
+def flood(parts: int, value: bytes, *, boundary: str = BOUNDARY) -> bytes:
+    chunks = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="f{i}"\r\n\r\n'.encode()
+        + value
+        + b"\r\n"
+        for i in range(parts)
+    ]
+    return b"".join(chunks) + multipart(b"bai.pdf", samples.pdf(), boundary=boundary)
+
+
+def test_thousands_of_parts_are_refused_quickly_with_bounded_memory(
+    client: TestClient, db: Session, targets: Targets
+) -> None:
+    url, h = upload_url(targets, "version")
+    body = flood(4000, b"v" * 8000)  # 32 MB of small fields before the file
+    tracemalloc.start()
+    try:
+        started = time.monotonic()
+        response = post_raw(client, url, h, body)
+        elapsed = time.monotonic() - started
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert response.status_code in (400, 413), response.text
+    assert elapsed < 5
+    # Kept fields would be 32 MB; what a request needs besides (an S3 client...) is far less.
+    assert peak < 16 * 1024 * 1024, f"peak {peak / 1e6:.1f} MB while refusing the flood"
+    assert stored_count(db) == 0
+    # The page forms (parsed by Starlette): thousands of fields are a 400 as well.
+    page = client.post(
+        "/login",
+        content=flood(2000, b"v"),
+        headers={"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"},
+    )
+    assert page.status_code == 400, page.status_code
+
+
+def test_huge_or_numerous_part_headers_are_refused(
+    client: TestClient, db: Session, targets: Targets
+) -> None:
+    url, h = upload_url(targets, "version")
+    long_header = (
+        (
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="a.pdf"\r\n'
+            f"X-Long: {'a' * 200_000}\r\n\r\n"
+        ).encode()
+        + samples.pdf()
+        + f"\r\n--{BOUNDARY}--\r\n".encode()
+    )
+    many_headers = (
+        (
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="a.pdf"\r\n'
+            + "".join(f"X-H{i}: v\r\n" for i in range(5000))
+            + "\r\n"
+        ).encode()
+        + samples.pdf()
+        + f"\r\n--{BOUNDARY}--\r\n".encode()
+    )
+    for body in (long_header, many_headers):
+        started = time.monotonic()
+        response = post_raw(client, url, h, body)
+        assert response.status_code in (400, 413, 422), response.text
+        assert time.monotonic() - started < 5
+        for form_url in ("/login",):
+            page = client.post(
+                form_url,
+                content=body,
+                headers={"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"},
+            )
+            assert page.status_code in (400, 403, 413), page.status_code
+    assert stored_count(db) == 0
