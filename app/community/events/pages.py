@@ -640,6 +640,9 @@ def register(
 @router.post("/events/{event_id}/cancel", dependencies=[CSRFChecked])
 def cancel(request: Request, event_id: int, session: SessionDep, user: PageUser) -> Response:
     url = f"/events/{event_id}"
+    # An event the user may not see is "not found" (404), as on every other event route; only
+    # the problems of a visible event come back as a message on its page.
+    service.get_event_for(session, user, event_id)
     try:
         service.cancel_registration(session, user, event_id)
     except AppError as exc:
