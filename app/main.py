@@ -12,7 +12,6 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
-from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 from app import __version__
@@ -26,6 +25,8 @@ from app.community.contests import awards_pages as contests_awards_pages
 from app.community.contests import pages as contests_pages
 from app.community.events import api as events_api
 from app.community.events import pages as events_pages
+from app.core.assets import HashedStaticFiles, manifest
+from app.core.compression import CompressionMiddleware
 from app.core.config import Settings, get_settings
 from app.core.db import make_engine, make_sessionmaker, session_scope, writer_engine
 from app.core.storage import make_blob_store
@@ -86,8 +87,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ]
 
     app.add_middleware(WebMiddleware, settings=settings, media_origin=store.media_origin())
+    # Outside WebMiddleware: error pages and security-headed responses are compressed too.
+    app.add_middleware(CompressionMiddleware)
     install_error_handlers(app)
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    manifest.warm()  # content hashes of the static files, once, for static_url()
+    app.mount("/static", HashedStaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(accounts_api.router)
     app.include_router(accounts_pages.router)
     app.include_router(lcms_api.router)

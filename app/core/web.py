@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import __version__
 from app.core import context, i18n
+from app.core.assets import static_url
 from app.core.config import PROJECT_ROOT, Settings
 from app.core.errors import AppError, CSRFFailed, InvalidInput, NotAuthenticated
 from app.core.i18n import N_
@@ -81,6 +82,7 @@ def _make_env() -> Environment:
     env.filters["date"] = i18n.format_date
     env.filters["number"] = i18n.format_number
     env.globals["version"] = __version__
+    env.globals["static_url"] = static_url
     return env
 
 
