@@ -29,6 +29,7 @@ from app.core.assets import HashedStaticFiles, manifest
 from app.core.compression import CompressionMiddleware
 from app.core.config import Settings, get_settings
 from app.core.db import make_engine, make_sessionmaker, session_scope, writer_engine
+from app.core.shedding import LoadSheddingMiddleware
 from app.core.storage import make_blob_store
 from app.core.web import STATIC_DIR, WebMiddleware, install_error_handlers
 from app.lcms import api as lcms_api
@@ -86,6 +87,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ("community/clubs/_unread_panel.html", clubs_service.home_context),
     ]
 
+    # Inside WebMiddleware (added before it): a refusal gets the locale and security headers.
+    app.add_middleware(LoadSheddingMiddleware, max_inflight=settings.max_inflight)
     app.add_middleware(WebMiddleware, settings=settings, media_origin=store.media_origin())
     # Outside WebMiddleware: error pages and security-headed responses are compressed too.
     app.add_middleware(CompressionMiddleware)

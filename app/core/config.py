@@ -49,6 +49,15 @@ class Settings(BaseSettings):
     argon2_time_cost: int = Field(default=2, ge=1)
     argon2_memory_kib: int = Field(default=19 * 1024, ge=8)
     argon2_parallelism: int = Field(default=1, ge=1)
+    # At most this many password hashes (sign-in, activation, password changes) run at once in
+    # a process: each takes argon2_memory_kib and a core. The others wait up to
+    # password_hash_wait_seconds, then get 503 with Retry-After.
+    password_hash_concurrency: int = Field(default=2, ge=1)
+    password_hash_wait_seconds: float = Field(default=3.0, ge=0)
+    # Load shedding: at most this many HTTP requests in progress per process (until their
+    # response starts); beyond it, 503 with Retry-After at once instead of a queue that grows
+    # until clients time out. /healthz and /static are exempt; 0 turns the cap off.
+    max_inflight: int = Field(default=64, ge=0)
 
     @model_validator(mode="after")
     def _derive_and_check(self) -> Settings:

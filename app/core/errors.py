@@ -90,3 +90,13 @@ class TooManyRequests(AppError):
 class ServiceUnavailable(AppError):
     status_code = 503
     code = "service_unavailable"
+
+
+class Overloaded(ServiceUnavailable):
+    """The process is at its limit (requests in progress, password hashes): try again later."""
+
+    code = "overloaded"
+
+    def __init__(self, detail: str, *, retry_after: int = 2, **kwargs: Any) -> None:
+        kwargs.setdefault("headers", {"Retry-After": str(max(1, retry_after))})
+        super().__init__(detail, **kwargs)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -15,6 +18,8 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from app.core.config import Settings
 from app.core.db import utcnow
+from app.core.errors import Overloaded
+from app.core.i18n import gettext as _
 
 TOKEN_ALGORITHM = "HS256"
 
@@ -28,8 +33,42 @@ def password_hasher(settings: Settings) -> PasswordHasher:
     )
 
 
+# Each argon2 hash takes argon2_memory_kib of memory and a core for tens of milliseconds (the
+# C code releases the GIL). Unbounded, a storm of sign-ins ran as many at once as there were
+# database slots (20 per process): 380 MiB at the default cost, CPU oversubscribed, and glibc
+# kept much of that memory after the storm. Hashes now take one of a few slots per process.
+_hash_slots: dict[int, threading.BoundedSemaphore] = {}
+_hash_slots_lock = threading.Lock()
+HASH_RETRY_AFTER_SECONDS = 2
+
+
+def _slots(size: int) -> threading.BoundedSemaphore:
+    with _hash_slots_lock:
+        slots = _hash_slots.get(size)
+        if slots is None:
+            slots = _hash_slots[size] = threading.BoundedSemaphore(size)
+        return slots
+
+
+@contextmanager
+def hashing_slot(settings: Settings) -> Iterator[None]:
+    """Hold one of the process's password-hashing slots; Overloaded (503, Retry-After) when
+    none frees up within ``password_hash_wait_seconds``."""
+    slots = _slots(settings.password_hash_concurrency)
+    if not slots.acquire(timeout=settings.password_hash_wait_seconds):
+        raise Overloaded(
+            _("Too many sign-ins at once. Please try again in a few seconds."),
+            retry_after=HASH_RETRY_AFTER_SECONDS,
+        )
+    try:
+        yield
+    finally:
+        slots.release()
+
+
 def hash_password(settings: Settings, password: str) -> str:
-    return password_hasher(settings).hash(password)
+    with hashing_slot(settings):
+        return password_hasher(settings).hash(password)
 
 
 @dataclass(frozen=True)
@@ -42,10 +81,15 @@ def verify_password(settings: Settings, password_hash: str | None, password: str
     hasher = password_hasher(settings)
     if not password_hash:
         # Spend the same time as a real check so unknown accounts are not revealed by timing.
-        hasher.verify(_DUMMY_HASHES.setdefault(_cost_key(settings), hasher.hash("x")), "x")
+        dummy = _DUMMY_HASHES.get(_cost_key(settings))
+        if dummy is None:
+            dummy = _DUMMY_HASHES.setdefault(_cost_key(settings), hash_password(settings, "x"))
+        with hashing_slot(settings):
+            hasher.verify(dummy, "x")
         return PasswordCheck(ok=False)
     try:
-        hasher.verify(password_hash, password)
+        with hashing_slot(settings):
+            hasher.verify(password_hash, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return PasswordCheck(ok=False)
     return PasswordCheck(ok=True, needs_rehash=hasher.check_needs_rehash(password_hash))
