@@ -168,7 +168,8 @@ def refused(result: subprocess.CompletedProcess[str]) -> str:
 
 
 def message(msgid: str) -> str:
-    """The start of a message as the command line shows it (Vietnamese when translated)."""
+    """The start of a message (up to its first placeholder) as the command line shows it: in
+    Vietnamese once the catalogue translates it."""
     return translations("vi").gettext(msgid).split("{")[0]
 
 
@@ -305,7 +306,13 @@ def test_a_populated_instance_round_trips_every_row_and_file(
         assert created.status_code == 201, created.text
 
     again = refused(hocso(target, "restore", str(archive)))
-    assert message("The target database is not empty") in again
+    assert (
+        message(
+            "The target database is not empty (table {table} has rows): restore only into an "
+            "empty instance."
+        )
+        in again
+    )
 
 
 def test_an_existing_output_file_is_kept_unless_forced(source: Instance, tmp_path: Path) -> None:
@@ -367,7 +374,9 @@ def test_a_damaged_or_newer_archive_is_refused_before_anything_changes(
     target = instances.new("tampered")
     line = refused(hocso(target, "restore", str(damaged)))
     assert blob in line
-    assert message("The backup is damaged") in line
+    assert (
+        message("The backup is damaged: {name} does not match the SHA-256 in its manifest.") in line
+    )
     assert not inspect(target.engine()).get_table_names()  # not even migrated
     assert list(target.store().iter_blobs()) == []
 
