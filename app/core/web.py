@@ -53,10 +53,10 @@ def page_csp(media_origin: str | None = None) -> str:
     )
 
 
-# Swagger UI (vendored under /static) needs its inline bootstrap script.
+# Swagger UI (vendored under /static, started by static/js/swagger-init.js) sets inline styles.
 DOCS_CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-    "script-src 'self' 'unsafe-inline'; object-src 'none'; frame-ancestors 'none'"
+    "script-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'"
 )
 
 
@@ -169,8 +169,16 @@ def redirect(
 
 
 def safe_next(value: str | None, default: str = "/") -> str:
-    """Only local paths: ``next=`` must never send a user to another site."""
-    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+    """Only local paths: ``next=`` must never send a user to another site. Control characters
+    are refused too: browsers drop tabs and newlines from URLs, so "/\\t/evil.example" would
+    become "//evil.example" wherever the value ended up in a link."""
+    if (
+        not value
+        or not value.startswith("/")
+        or value.startswith("//")
+        or "\\" in value
+        or any(ord(c) < 32 or ord(c) == 127 for c in value)
+    ):
         return default
     return value
 
