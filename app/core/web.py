@@ -114,7 +114,9 @@ def render(
 def _with_query(request: Request, **params: Any) -> str:
     query = dict(request.query_params)
     query.update({k: str(v) for k, v in params.items() if v is not None})
-    return f"{request.url.path}?{urlencode(query)}"
+    # One leading slash: a request for "//evil.example/x" must not link to evil.example.
+    path = "/" + request.url.path.lstrip("/")
+    return f"{path}?{urlencode(query)}"
 
 
 def set_cookie(

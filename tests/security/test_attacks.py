@@ -387,6 +387,16 @@ def test_next_never_redirects_off_site(client: TestClient, db: Session, settings
     assert is_local(response.headers["location"])
 
 
+def test_a_path_that_starts_with_two_slashes_links_only_to_this_site(client: TestClient) -> None:
+    """http://site//evil.example/x is this site's 404 page: its links (the language switch)
+    must not point to evil.example."""
+    for path in ("//evil.example/x", "///evil.example", "/%2Fevil.example"):
+        response = client.get(f"http://testserver{path}?a=1", follow_redirects=False)
+        links = [x for x in re.findall(r'href="([^"]*)"', response.text) if x[:1] != "#"]
+        assert links, path
+        assert all(is_local(link.replace("&amp;", "&")) for link in links), (path, links)
+
+
 # --- SSRF -----------------------------------------------------------------------------------
 
 OUTBOUND_MODULES = {"httpx", "requests", "urllib.request", "http.client", "aiohttp", "pycurl"}
