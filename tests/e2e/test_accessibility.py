@@ -16,6 +16,7 @@ the focused control shows a focus ring, and form errors are tied to their fields
 
 from __future__ import annotations
 
+import io
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from typing import Any
 import pytest
 from axe_playwright_python.sync_playwright import Axe  # type: ignore[import-untyped]
 from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, expect
+from pypdf import PdfReader
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -556,6 +558,52 @@ def test_builder_form_errors_are_tied_to_their_fields(roles: Roles, site: Site) 
     invalid_fields_are_described(page)
     assert axe_problems(page) == []
     shoot(page, "event-new-errors")
+
+
+ON_PAPER_JS = """
+() => [...document.querySelectorAll('nav, button, form, .btn, .skip-link, summary, a.action, '
+      + 'input:not([type=hidden]), select, textarea, .flashes > *')]
+  .filter(e => {
+    const box = e.getBoundingClientRect();
+    return box.width > 0 && box.height > 0 && getComputedStyle(e).visibility !== 'hidden';
+  })
+  .map(e => e.outerHTML.slice(0, 120))
+"""
+
+
+@pytest.mark.parametrize(
+    ("name", "who", "path", "landscape"),
+    [
+        ("certificate", LEARNER, "/courses/{course}/certificate", True),
+        ("award-certificate", STUDENT, "/awards/{award}/certificate", True),
+        ("periodic-view", MANAGER, "/reports/periodic/{report}", False),
+        ("reports", MANAGER, "/reports", False),
+    ],
+    ids=["certificate", "award-certificate", "periodic-view", "reports"],
+)
+def test_certificates_and_reports_print_cleanly(
+    roles: Roles, site: Site, name: str, who: str, path: str, landscape: bool
+) -> None:
+    """On paper: no menus, buttons or forms; a certificate is one A4 landscape page, a report
+    keeps the printer's portrait pages."""
+    page = roles.page(who)
+    page.goto(path.format(**site.ids))
+    page.emulate_media(media="print")
+    try:
+        assert page.evaluate(ON_PAPER_JS) == []
+        expect(page.locator("main h1, main .certificate, main .merit").first).to_be_visible()
+        pdf = page.pdf(prefer_css_page_size=True, print_background=True)
+    finally:
+        page.emulate_media(media="screen")
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / f"a11y-print-{name}.pdf").write_bytes(pdf)
+    pages = PdfReader(io.BytesIO(pdf)).pages
+    box = pages[0].mediabox
+    if landscape:
+        assert len(pages) == 1
+        assert box.width > box.height
+    else:
+        assert box.width < box.height
 
 
 def test_artifacts_are_ignored_by_git() -> None:
