@@ -6,6 +6,7 @@ Services raise these; ``app.core.web.install_error_handlers`` turns them into
 
 from __future__ import annotations
 
+import errno
 from typing import Any, ClassVar
 
 
@@ -100,3 +101,22 @@ class Overloaded(ServiceUnavailable):
     def __init__(self, detail: str, *, retry_after: int = 2, **kwargs: Any) -> None:
         kwargs.setdefault("headers", {"Retry-After": str(max(1, retry_after))})
         super().__init__(detail, **kwargs)
+
+
+class InsufficientStorage(AppError):
+    """The server's disk is full: nothing was recorded (RFC 4918's 507)."""
+
+    status_code = 507
+    code = "insufficient_storage"
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """ENOSPC (no space left on device) or EDQUOT (quota exceeded); for a database error (a
+    SQLAlchemy DBAPIError wrapping the driver's), SQLITE_FULL or PostgreSQL's disk_full."""
+    if isinstance(exc, OSError):
+        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    driver_error = getattr(exc, "orig", None)
+    return (
+        getattr(driver_error, "sqlite_errorcode", None) == 13
+        or getattr(driver_error, "sqlstate", None) == "53100"
+    )

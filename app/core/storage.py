@@ -10,6 +10,7 @@ immutable: nothing ever rewrites one in place.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import tempfile
 import time
@@ -21,8 +22,28 @@ from typing import Any, BinaryIO, Protocol
 from urllib.parse import quote, urlsplit
 
 from app.core.config import Settings
+from app.core.errors import InsufficientStorage, ServiceUnavailable
+from app.core.i18n import gettext as _
 
 TEMP_PREFIX = "upload-"
+
+log = logging.getLogger("hocso")
+
+
+def storage_unavailable() -> ServiceUnavailable:
+    return ServiceUnavailable(
+        _(
+            "The file storage is unavailable: files cannot be uploaded or opened right now. "
+            "Please try again in a few minutes."
+        ),
+        headers={"Retry-After": "10"},
+    )
+
+
+def disk_full() -> InsufficientStorage:
+    return InsufficientStorage(
+        _("The server's disk is full: nothing was saved. Please tell the administrator.")
+    )
 
 
 def blob_key(sha256: str) -> str:
@@ -201,6 +222,25 @@ def s3_client(settings: Settings, *, public: bool = False, **config: Any) -> Any
     )
 
 
+@contextlib.contextmanager
+def _s3_reachable() -> Iterator[None]:
+    """S3 refusing connections, timing out or failing (5xx) is a 503 naming the storage, not a
+    500 with a traceback; its other answers (403, 404...) pass through unchanged."""
+    from boto3.exceptions import S3UploadFailedError
+    from botocore import exceptions as boto
+
+    try:
+        yield
+    except (boto.ConnectionError, boto.HTTPClientError, S3UploadFailedError) as exc:
+        log.warning("storage unavailable: %s", exc.__class__.__name__)
+        raise storage_unavailable() from exc
+    except boto.ClientError as exc:
+        if int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)) >= 500:
+            log.warning("storage unavailable: %s", exc.__class__.__name__)
+            raise storage_unavailable() from exc
+        raise
+
+
 class S3BlobStore:
     # Large files go up in parts (parallel, resumable per part) instead of one PUT.
     MULTIPART_THRESHOLD = 16 * 1024 * 1024
@@ -234,13 +274,14 @@ class S3BlobStore:
             max_concurrency=4,
         )
         try:
-            self.client.upload_file(
-                str(source),
-                self.bucket,
-                self._key(sha256),
-                Config=config,
-                ExtraArgs={"ContentType": "application/octet-stream"},
-            )
+            with _s3_reachable():
+                self.client.upload_file(
+                    str(source),
+                    self.bucket,
+                    self._key(sha256),
+                    Config=config,
+                    ExtraArgs={"ContentType": "application/octet-stream"},
+                )
         finally:
             with contextlib.suppress(FileNotFoundError):
                 source.unlink()
@@ -248,14 +289,15 @@ class S3BlobStore:
     def _head(self, sha256: str) -> dict[str, Any] | None:
         from botocore.exceptions import ClientError
 
-        try:
-            head: dict[str, Any] = self.client.head_object(
-                Bucket=self.bucket, Key=self._key(sha256)
-            )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                return None
-            raise
+        with _s3_reachable():
+            try:
+                head: dict[str, Any] = self.client.head_object(
+                    Bucket=self.bucket, Key=self._key(sha256)
+                )
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                    return None
+                raise
         return head
 
     def exists(self, sha256: str) -> bool:
@@ -268,12 +310,13 @@ class S3BlobStore:
     def open(self, sha256: str) -> BinaryIO:
         from botocore.exceptions import ClientError
 
-        try:
-            response = self.client.get_object(Bucket=self.bucket, Key=self._key(sha256))
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                raise FileNotFoundError(sha256) from None
-            raise
+        with _s3_reachable():
+            try:
+                response = self.client.get_object(Bucket=self.bucket, Key=self._key(sha256))
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                    raise FileNotFoundError(sha256) from None
+                raise
         body: BinaryIO = response["Body"]
         return body
 
@@ -307,15 +350,17 @@ class S3BlobStore:
         return f"{parts.scheme}://{parts.netloc}" if parts.netloc else None
 
     def delete(self, sha256: str) -> None:
-        self.client.delete_object(Bucket=self.bucket, Key=self._key(sha256))
+        with _s3_reachable():
+            self.client.delete_object(Bucket=self.bucket, Key=self._key(sha256))
 
     def iter_blobs(self) -> Iterator[StoredBlob]:
         paginator = self.client.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix="blobs/"):
-            for obj in page.get("Contents", []):
-                name = str(obj["Key"]).rsplit("/", 1)[-1]
-                if len(name) == 64:
-                    yield StoredBlob(name, obj["LastModified"].astimezone(UTC))
+        with _s3_reachable():
+            for page in paginator.paginate(Bucket=self.bucket, Prefix="blobs/"):
+                for obj in page.get("Contents", []):
+                    name = str(obj["Key"]).rsplit("/", 1)[-1]
+                    if len(name) == 64:
+                        yield StoredBlob(name, obj["LastModified"].astimezone(UTC))
 
 
 def make_blob_store(settings: Settings) -> BlobStore:

@@ -25,10 +25,11 @@ from app import __version__
 from app.core import context, i18n
 from app.core.assets import static_url
 from app.core.config import PROJECT_ROOT, Settings
-from app.core.errors import AppError, CSRFFailed, InvalidInput, NotAuthenticated
+from app.core.errors import AppError, CSRFFailed, InvalidInput, NotAuthenticated, is_disk_full
 from app.core.i18n import N_
 from app.core.i18n import gettext as _
 from app.core.security import csrf_token, csrf_valid, new_secret, sign, unsign
+from app.core.storage import disk_full
 
 log = logging.getLogger("hocso")
 
@@ -342,6 +343,7 @@ _TITLES = {
     429: N_("Too many attempts"),
     500: N_("Something went wrong"),
     503: N_("Service unavailable"),
+    507: N_("Insufficient storage"),
 }
 
 
@@ -426,6 +428,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DBAPIError)
     async def _database(request: Request, exc: Exception) -> Response:
+        if is_disk_full(exc):  # a database that cannot grow on a full disk is not "down"
+            return await _unhandled(request, exc)
         # A database that is down, restarting or saturated: 503, never a traceback.
         if isinstance(exc, SQLAlchemyTimeoutError) or (
             isinstance(exc, DBAPIError) and (exc.connection_invalidated or _is_operational(exc))
@@ -444,6 +448,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> Response:
+        if is_disk_full(exc):  # wherever the disk filled up (uploads map it themselves)
+            log.error("disk full on %s %s: %s", request.method, request.url.path, exc)
+            return error_response(request, disk_full())
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         detail = _("An unexpected error occurred. It has been logged.")
         if is_api_path(request.url.path):

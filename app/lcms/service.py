@@ -29,6 +29,7 @@ from app.accounts import audit
 from app.accounts.models import SchoolLevel, User
 from app.core.db import utcnow
 from app.core.errors import Conflict, InvalidInput, NotFound
+from app.core.faults import pause_point
 from app.core.i18n import gettext as _
 from app.core.storage import BlobStore, remove_stale_temp_files
 from app.core.text import escape_like, fold, search_terms
@@ -396,6 +397,7 @@ def add_version(
     )
     session.add(version)
     session.flush()
+    pause_point("lcms.add_version")
     return version
 
 

@@ -3,7 +3,10 @@ temp file in storage's temp directory while hashing it.
 
 The body is never held whole in memory (at most one 1 MiB buffer) and is written to disk
 once; the caller then moves the temp file into the blob store (a rename on local disk).
-Size limits are enforced while streaming. On any error the temp file is removed.
+Size limits are enforced while streaming. On any error the temp file is removed. Before the
+body is read, the storage must answer (S3 down: 503) and the temp disk must have room for the
+declared length (507), so nobody sends 500 MB to learn that; a disk that fills up while the
+body streams is a 507 too.
 """
 
 from __future__ import annotations
@@ -12,8 +15,10 @@ import contextlib
 import ctypes
 import ctypes.util
 import hashlib
+import logging
 import os
 import queue
+import shutil
 import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -24,15 +29,20 @@ import anyio.to_thread
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from app.core.errors import BadRequest, InvalidInput, PayloadTooLarge
+from app.core.errors import BadRequest, InvalidInput, PayloadTooLarge, is_disk_full
 from app.core.i18n import gettext as _
-from app.core.storage import BlobStore, new_temp_file
+from app.core.storage import BlobStore, disk_full, new_temp_file, storage_unavailable
+
+log = logging.getLogger("hocso")
 
 FLUSH_BYTES = 1024 * 1024
 MAX_FIELD_BYTES = 16 * 1024
 MULTIPART_OVERHEAD = 64 * 1024
 # The upload forms send the file and a note: more parts than this is a flood.
 MAX_PARTS = 16
+# Left free by an upload (checked against Content-Length before reading): the database and its
+# journal often share the disk, and must still be able to commit.
+DISK_RESERVE_BYTES = 16 * 1024 * 1024
 
 
 @dataclass
@@ -183,6 +193,7 @@ async def receive_multipart(
         raise InvalidInput(_("Send the file as multipart/form-data in the field 'file'."))
     if content_length is not None and content_length > max_bytes + MULTIPART_OVERHEAD:
         raise PayloadTooLarge(_too_large(max_bytes))
+    await anyio.to_thread.run_sync(_preflight, store, content_length)
 
     received = Received()
     sink: _Sink | None = None
@@ -285,12 +296,29 @@ async def receive_multipart(
     except MultipartParseError:
         _abort(sink, received)
         raise InvalidInput(_("The upload is not valid multipart/form-data.")) from None
-    except BaseException:
+    except BaseException as exc:
         _abort(sink, received)
+        if is_disk_full(exc):
+            raise disk_full() from exc
         raise
     if received.file is None:
         raise InvalidInput(_("No file was sent: choose a file in the field 'file'."))
     return received
+
+
+def _preflight(store: BlobStore, content_length: int | None) -> None:
+    """Storage reachable and writable (else 503, or 507 for a full disk), and room on the temp
+    disk for the declared length (507)."""
+    try:
+        store.check()
+        free = shutil.disk_usage(store.temp_dir()).free
+    except Exception as exc:
+        if is_disk_full(exc):
+            raise disk_full() from exc
+        log.warning("storage unavailable: %s", exc.__class__.__name__)
+        raise storage_unavailable() from exc
+    if content_length is not None and free < content_length + DISK_RESERVE_BYTES:
+        raise disk_full()
 
 
 def _abort(sink: _Sink | None, received: Received) -> None:

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from app.accounts.models import User
 from app.core.db import utcnow
 from app.core.errors import Conflict, InvalidInput, NotFound
+from app.core.faults import pause_point
 from app.core.i18n import gettext as _
 from app.core.text import fold
 from app.lms import policy, progress, service
@@ -325,6 +326,7 @@ def submit_attempt(
         attempt.answers = {**attempt.answers, **_clean_answers(attempt, answers, questions)}
     if not _score(session, actor, attempt, lesson):
         raise Conflict(_("This attempt has already been submitted."))
+    pause_point("quiz.submit", session)
     return SubmitResult(attempt, late, review_of(session, attempt))
 
 

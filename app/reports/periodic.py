@@ -65,6 +65,7 @@ from app.accounts import service as accounts
 from app.accounts.models import Organization, OrgKind, Role, User
 from app.core.db import Base, UTCDateTime, one_of, utcnow
 from app.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from app.core.faults import pause_point
 from app.core.i18n import gettext as _
 from app.reports import community
 from app.reports.exports import Column
@@ -608,6 +609,7 @@ def submit(
             "supersedes": report.supersedes_id,
         },
     )
+    pause_point("report.submit", session)
     return report
 
 
