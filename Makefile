@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 export HOCSO_DATA_DIR ?= ./var
 
 .PHONY: run test venv lint format typecheck layers compose check-migrations pytest pytest-pg \
-        e2e system-deps bench messages clean
+        e2e system-deps bench audit messages clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -69,6 +69,13 @@ bench: $(STAMP)
 	$(BIN)/python bench/upload.py
 	$(BIN)/python bench/learner.py
 	$(BIN)/python bench/reports.py
+
+## make audit: Lighthouse on the key pages of a live demo server (not in `make test`, not in CI)
+audit: $(STAMP)
+	cd tools/audit && npm ci --no-audit --no-fund --silent
+	rm -rf test-artifacts/lighthouse
+	$(BIN)/python scripts/lighthouse_audit.py --out test-artifacts/lighthouse
+	$(BIN)/python scripts/lighthouse_gate.py --record test-artifacts/lighthouse
 
 messages: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -k _ -k gettext -k ngettext:1,2 -k N_ \
