@@ -6,11 +6,12 @@ import hashlib
 import hmac
 import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import jwt
 from argon2 import PasswordHasher, Type
@@ -35,18 +36,24 @@ def password_hasher(settings: Settings) -> PasswordHasher:
 
 # Each argon2 hash takes argon2_memory_kib of memory and a core for tens of milliseconds (the
 # C code releases the GIL). Unbounded, a storm of sign-ins ran as many at once as there were
-# database slots (20 per process): 380 MiB at the default cost, CPU oversubscribed, and glibc
-# kept much of that memory after the storm. Hashes now take one of a few slots per process.
-_hash_slots: dict[int, threading.BoundedSemaphore] = {}
+# database slots (20 per process): 380 MiB at the default cost and CPU oversubscribed. Bounding
+# the count alone was not enough: glibc keeps a freed 19 MiB block in the arena of the thread
+# that freed it, so hashes spread over the 40 request threads left ~250 MiB behind after a
+# storm. Hashes now run on a few threads of their own, one per slot.
+_hash_slots: dict[int, tuple[threading.BoundedSemaphore, ThreadPoolExecutor]] = {}
 _hash_slots_lock = threading.Lock()
 HASH_RETRY_AFTER_SECONDS = 2
+T = TypeVar("T")
 
 
-def _slots(size: int) -> threading.BoundedSemaphore:
+def _slots(size: int) -> tuple[threading.BoundedSemaphore, ThreadPoolExecutor]:
     with _hash_slots_lock:
         slots = _hash_slots.get(size)
         if slots is None:
-            slots = _hash_slots[size] = threading.BoundedSemaphore(size)
+            slots = _hash_slots[size] = (
+                threading.BoundedSemaphore(size),
+                ThreadPoolExecutor(size, thread_name_prefix="hocso-argon2"),
+            )
         return slots
 
 
@@ -54,7 +61,7 @@ def _slots(size: int) -> threading.BoundedSemaphore:
 def hashing_slot(settings: Settings) -> Iterator[None]:
     """Hold one of the process's password-hashing slots; Overloaded (503, Retry-After) when
     none frees up within ``password_hash_wait_seconds``."""
-    slots = _slots(settings.password_hash_concurrency)
+    slots, _threads = _slots(settings.password_hash_concurrency)
     if not slots.acquire(timeout=settings.password_hash_wait_seconds):
         raise Overloaded(
             _("Too many sign-ins at once. Please try again in a few seconds."),
@@ -66,9 +73,15 @@ def hashing_slot(settings: Settings) -> Iterator[None]:
         slots.release()
 
 
-def hash_password(settings: Settings, password: str) -> str:
+def _hashing(settings: Settings, work: Callable[..., T], *args: Any) -> T:
+    """Run ``work`` on one of the hashing threads, once a slot is free (see above)."""
     with hashing_slot(settings):
-        return password_hasher(settings).hash(password)
+        _semaphore, threads = _slots(settings.password_hash_concurrency)
+        return threads.submit(work, *args).result()
+
+
+def hash_password(settings: Settings, password: str) -> str:
+    return _hashing(settings, password_hasher(settings).hash, password)
 
 
 @dataclass(frozen=True)
@@ -84,12 +97,10 @@ def verify_password(settings: Settings, password_hash: str | None, password: str
         dummy = _DUMMY_HASHES.get(_cost_key(settings))
         if dummy is None:
             dummy = _DUMMY_HASHES.setdefault(_cost_key(settings), hash_password(settings, "x"))
-        with hashing_slot(settings):
-            hasher.verify(dummy, "x")
+        _hashing(settings, hasher.verify, dummy, "x")
         return PasswordCheck(ok=False)
     try:
-        with hashing_slot(settings):
-            hasher.verify(password_hash, password)
+        _hashing(settings, hasher.verify, password_hash, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return PasswordCheck(ok=False)
     return PasswordCheck(ok=True, needs_rehash=hasher.check_needs_rehash(password_hash))
