@@ -16,7 +16,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 from urllib.parse import quote, urlsplit
@@ -100,6 +100,10 @@ class BlobStore(Protocol):
     def iter_blobs(self) -> Iterator[StoredBlob]:
         """Every stored blob with its modification time (for garbage collection)."""
 
+    def abort_stale_transfers(self, older_than_seconds: int) -> int:
+        """Drop partial transfers a killed process left behind (S3: multipart uploads never
+        completed, whose parts the bucket would keep forever); how many. None on local disk."""
+
 
 def new_temp_file(store: BlobStore) -> tuple[BinaryIO, Path]:
     """An open temp file for an upload; its name marks it as ours for ``hocso gc``."""
@@ -109,8 +113,9 @@ def new_temp_file(store: BlobStore) -> tuple[BinaryIO, Path]:
 
 
 def remove_stale_temp_files(store: BlobStore, *, older_than_seconds: int) -> int:
+    """Temp files of interrupted uploads, and the store's partial transfers, older than that."""
     cutoff = time.time() - older_than_seconds
-    removed = 0
+    removed = store.abort_stale_transfers(older_than_seconds)
     for path in store.temp_dir().glob(f"{TEMP_PREFIX}*"):
         with contextlib.suppress(FileNotFoundError):
             if path.stat().st_mtime < cutoff:
@@ -184,6 +189,9 @@ class LocalBlobStore:
     def delete(self, sha256: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             self._path(sha256).unlink()
+
+    def abort_stale_transfers(self, older_than_seconds: int) -> int:
+        return 0  # a local put is a rename: nothing is ever half-stored
 
     def iter_blobs(self) -> Iterator[StoredBlob]:
         base = self.root / "blobs"
@@ -361,6 +369,20 @@ class S3BlobStore:
                     name = str(obj["Key"]).rsplit("/", 1)[-1]
                     if len(name) == 64:
                         yield StoredBlob(name, obj["LastModified"].astimezone(UTC))
+
+    def abort_stale_transfers(self, older_than_seconds: int) -> int:
+        cutoff = datetime.now(UTC) - timedelta(seconds=older_than_seconds)
+        aborted = 0
+        paginator = self.client.get_paginator("list_multipart_uploads")
+        with _s3_reachable():
+            for page in paginator.paginate(Bucket=self.bucket, Prefix="blobs/"):
+                for upload in page.get("Uploads", []):
+                    if upload["Initiated"] < cutoff:
+                        self.client.abort_multipart_upload(
+                            Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                        )
+                        aborted += 1
+        return aborted
 
 
 def make_blob_store(settings: Settings) -> BlobStore:

@@ -803,6 +803,32 @@ def test_s3_down_uploads_fail_fast_and_other_pages_keep_working(
         assert store.open(samples.sha(second)).read() == second
 
 
+def test_gc_aborts_the_multipart_upload_of_a_transfer_to_s3_cut_off(
+    db: Session, settings: Settings, tmp_path: Path, own_s3: RestartableMotoServer
+) -> None:
+    """A server killed while it sends a large blob to S3 leaves a multipart upload that is never
+    completed: its parts stay in the bucket (and are billed) until someone aborts it. This is
+    that leftover, made as boto3's transfer manager makes it; ``hocso gc`` aborts it."""
+    own = settings.model_copy(
+        update={
+            "storage": "s3",
+            "s3_endpoint_url": own_s3.endpoint,
+            "s3_bucket": f"hocso-drill-{uuid.uuid4().hex[:12]}",
+            "data_dir": tmp_path / "data",
+        }
+    )
+    store = make_blob_store(own)
+    client = s3_client(own)
+    client.create_bucket(Bucket=own.s3_bucket)
+    key = f"blobs/ab/{'ab' * 32}"
+    upload = client.create_multipart_upload(Bucket=own.s3_bucket, Key=key)
+    client.upload_part(
+        Bucket=own.s3_bucket, Key=key, UploadId=upload["UploadId"], PartNumber=1, Body=b"x" * MB
+    )
+    assert lcms.collect_garbage(db, store, grace_seconds=0) == lcms.GcResult(1, 0)
+    assert client.list_multipart_uploads(Bucket=own.s3_bucket).get("Uploads", []) == []
+
+
 # --- Disk full ----------------------------------------------------------------------------------
 
 DISK_MB = 24
