@@ -19,12 +19,14 @@ from app.core.db import SessionDep, SettingsDep
 from app.core.errors import AppError, CSRFFailed
 from app.core.i18n import gettext as _
 from app.core.security import csrf_valid
+from app.core.storage import BlobStore
 from app.core.web import CSRF_COOKIE, CSRF_FIELD, Pagination, flash, redirect, render
 from app.lcms import policy, service
 from app.lcms.api import receive_version
 from app.lcms.deps import BlobStoreDep
 from app.lcms.files import version_file_response
-from app.lcms.models import ContentItem, ContentKind, ContentStatus, LabelKind
+from app.lcms.images import image_size
+from app.lcms.models import ContentItem, ContentKind, ContentStatus, ContentVersion, LabelKind
 from app.lcms.sniff import ACCEPTED, KIND_TYPES
 
 router = APIRouter(include_in_schema=False)
@@ -148,7 +150,7 @@ def library_page(
 
 @router.get("/library/{item_id}")
 def library_item_page(
-    request: Request, item_id: int, session: SessionDep, user: PageUser
+    request: Request, item_id: int, session: SessionDep, store: BlobStoreDep, user: PageUser
 ) -> Response:
     item = service.get_item_for(session, user, item_id)
     published, _latest = service.version_numbers(session, [item.id])[item.id]
@@ -163,9 +165,19 @@ def library_item_page(
             # Not "version": base.html shows the app's version under that name.
             "shown_version": version,
             "file_url": _file_url(item.id, version.number) if version else None,
+            "image_size": _image_size(store, version),
             "is_author": policy.is_author(user),
         },
     )
+
+
+def _image_size(store: BlobStore, version: ContentVersion | None) -> tuple[int, int] | None:
+    """Width and height for the preview's <img> (raster images only: SVG scales)."""
+    if version is None or not version.media_type.startswith("image/"):
+        return None
+    if version.media_type == "image/svg+xml":
+        return None
+    return image_size(store, version.blob_sha256)
 
 
 @router.get("/library/{item_id}/versions/{number}/file")

@@ -31,6 +31,7 @@ from app.core.security import csrf_valid
 from app.core.web import CSRF_COOKIE, Pagination, redirect, render
 from app.lcms import service as lcms
 from app.lcms.files import serve_version
+from app.lcms.images import image_size
 from app.lms import api as lms_api
 from app.lms import policy, progress, quiz, service
 from app.lms.models import (
@@ -138,6 +139,16 @@ def _media(media_type: str) -> str:
     if media_type == "application/pdf":
         return "pdf"
     return "download"
+
+
+def _pinned_image_size(
+    request: Request, session: Session, pin: lcms.PinnedVersion | None
+) -> tuple[int, int] | None:
+    """Width and height for the player's <img>, so the page does not jump when it loads."""
+    if pin is None or _media(pin.media_type) != "image":
+        return None
+    version = lcms.get_version(session, pin.version_id)
+    return image_size(request.app.state.blob_store, version.blob_sha256)
 
 
 def _lesson_url(lesson_id: int) -> str:
@@ -306,6 +317,7 @@ def lesson_page(request: Request, lesson_id: int, session: SessionDep, user: Pag
             "status": record.status if record else ProgressStatus.not_started.value,
             "pin": pin,
             "media": _media(pin.media_type) if pin else None,
+            "image_size": _pinned_image_size(request, session, pin),
             "file_url": f"/lessons/{lesson.id}/file",
             "resume": round(record.position_seconds, 2) if record else 0,
             "attempts": attempts,

@@ -49,9 +49,12 @@ class _Assets(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
         self.urls: list[str] = []
+        self.media: list[tuple[str, dict[str, str]]] = []  # img, video, audio and attributes
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = {k: v or "" for k, v in attrs}
+        if tag in ("img", "video", "audio"):
+            self.media.append((tag, a))
         if tag == "link" and {"stylesheet", "icon", "preload", "modulepreload"} & set(
             a.get("rel", "").lower().split()
         ):
@@ -65,6 +68,7 @@ class Weight:
     page: str
     html: int
     assets: dict[str, int] = field(default_factory=dict)
+    media: list[tuple[str, dict[str, str]]] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -88,6 +92,7 @@ def weigh(client: TestClient, page: str) -> Weight:
     weight = Weight(page, size)
     parser = _Assets()
     parser.feed(html)
+    weight.media = parser.media
     pending = [urljoin(page, u) for u in parser.urls if u]
     while pending:
         url = pending.pop()
@@ -199,6 +204,9 @@ def test_learner_pages_and_sign_in_stay_within_their_budgets(
     weights.append((weigh(client, "/my/certificates"), LEARNER_BUDGET))
     weights.append((weigh(client, f"/certificates/{certificate.code}"), LEARNER_BUDGET))
 
+    imgs = [a for w, _b in weights for tag, a in w.media if tag == "img"]
+    assert imgs, "the demo lesson shows its infographic"
+
     with capsys.disabled():
         print("\npage weight (transferred, gzip):")
         for weight, budget in weights:
@@ -216,6 +224,14 @@ def test_learner_pages_and_sign_in_stay_within_their_budgets(
     for weight, _budget in weights:
         fonts = [u for u in weight.assets if u.lower().endswith(FONT_EXTENSIONS)]
         assert not fonts, f"{weight.page} downloads web fonts {fonts}"
+        # Images wait until they are needed and keep their place; players fetch metadata only.
+        for tag, attrs in weight.media:
+            if tag == "img":
+                assert attrs.get("loading") == "lazy", (weight.page, attrs)
+                assert attrs.get("width", "").isdigit(), (weight.page, attrs)
+                assert attrs.get("height", "").isdigit(), (weight.page, attrs)
+            else:
+                assert attrs.get("preload") == "metadata", (weight.page, attrs)
         # Every page has its stylesheet, and it is the hashed, cacheable one.
         assert any(re.match(r"/static/css/app\.[0-9a-f]{10}\.css$", u) for u in weight.assets)
 
