@@ -28,6 +28,7 @@ from app.core.assets import HashedStaticFiles, manifest
 from app.core.compression import CompressionMiddleware
 from app.core.config import Settings, get_settings
 from app.core.db import make_engine, make_sessionmaker, session_scope, writer_engine
+from app.core.openapi import document_errors
 from app.core.shedding import LoadSheddingMiddleware
 from app.core.storage import make_blob_store
 from app.core.web import STATIC_DIR, WebMiddleware, install_error_handlers
@@ -131,6 +132,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(contests_api.router)
     app.include_router(contests_pages.router)
     app.include_router(contests_awards_pages.router)
+    document_errors(app)
 
     @app.get("/docs", include_in_schema=False)
     def swagger_ui() -> HTMLResponse:
@@ -138,7 +140,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # inline one, so the page's CSP allows scripts from 'self' only.
         return HTMLResponse(DOCS_HTML)
 
-    @app.get("/healthz", tags=["health"])
+    @app.get(
+        "/healthz",
+        tags=["health"],
+        responses={503: {"description": "The database or the storage is down (see the body)"}},
+    )
     def healthz(request: Request) -> JSONResponse:
         """Database and storage status; 503 when either is down."""
         parts: dict[str, Any] = {}

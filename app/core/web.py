@@ -15,7 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from sqlalchemy.exc import DataError, DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError, StatementError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -421,6 +421,14 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(OverflowError)
     async def _overflow(request: Request, exc: OverflowError) -> Response:
         return error_response(request, InvalidInput(_("A number is out of range.")))
+
+    @app.exception_handler(StatementError)
+    async def _statement(request: Request, exc: StatementError) -> Response:
+        # A value a column type cannot convert before it reaches the database, e.g. a time
+        # whose UTC equivalent falls outside the years 1-9999 ("9999-12-31T23:59-23:59").
+        if isinstance(exc.orig, OverflowError):
+            return error_response(request, InvalidInput(_("A date or number is out of range.")))
+        return await _unhandled(request, exc)
 
     @app.exception_handler(SQLAlchemyTimeoutError)
     async def _pool_timeout(request: Request, exc: SQLAlchemyTimeoutError) -> Response:

@@ -19,7 +19,7 @@ from app.core.i18n import gettext as _
 from app.core.storage import BlobStore
 from app.lcms import service
 from app.lcms.deps import BlobStoreDep
-from app.lcms.files import version_file_response
+from app.lcms.files import FILE_RESPONSES, version_file_response
 from app.lcms.models import ContentItem, ContentKind, ContentStatus, ContentVersion, LabelKind
 from app.lcms.schemas import (
     ContentIn,
@@ -299,12 +299,8 @@ async def upload_version(
 
 @router.get(
     "/content/{item_id}/versions/{number}/file",
-    responses={
-        206: {"description": "Partial content"},
-        304: {"description": "Not modified"},
-        307: {"description": "Redirect to a presigned URL (S3)"},
-        416: {"description": "Range not satisfiable"},
-    },
+    response_class=Response,
+    responses=FILE_RESPONSES,
 )
 def version_file(
     item_id: int,

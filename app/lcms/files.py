@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from app.core.openapi import file_response
 from app.core.storage import BlobStore, content_disposition
 from app.lcms.models import ContentVersion
 from app.lcms.service import get_version
@@ -24,6 +25,14 @@ FILE_CSP = (
     "frame-ancestors 'self'"
 )
 SANDBOX_CSP = f"sandbox; {FILE_CSP}"
+# The answers of ``version_file_response``, for the ``responses=`` of the routes serving files.
+FILE_RESPONSES: dict[int | str, dict[str, object]] = {
+    200: file_response(),
+    206: file_response(description="Partial content"),
+    304: {"description": "Not modified"},
+    307: {"description": "Redirect to a presigned URL (S3)"},
+    416: {"description": "Range not satisfiable"},
+}
 _RANGE = re.compile(r"^bytes=\s*(\d*)-(\d*)\s*((,\s*\d*-\d*\s*)*)$")
 _SPEC = re.compile(r"^\s*(\d*)-(\d*)\s*$")
 

@@ -83,7 +83,12 @@ def _set_labels(
         if values is None:
             continue
         keep = [label for label in course.labels if label.kind != kind]
-        course.labels = keep + [CourseLabel(kind=kind, value=v, key=fold(v)[:60]) for v in values]
+        # Rows of values that stay are kept: the unit of work inserts before it deletes, so a
+        # new row beside its old twin would break the unique (course, kind, value) key.
+        same = {label.value: label for label in course.labels if label.kind == kind}
+        course.labels = keep + [
+            same.get(v) or CourseLabel(kind=kind, value=v, key=fold(v)[:60]) for v in values
+        ]
     topics_now = [label.value for label in course.labels if label.kind == "topic"]
     course.search_title = fold(course.title)
     course.search_text = fold(" ".join([course.title, course.description, *topics_now]))

@@ -53,7 +53,7 @@ from app.core.i18n import gettext as _
 from app.core.storage import BlobStore
 from app.lcms import service as lcms
 from app.lcms.deps import BlobStoreDep
-from app.lcms.files import version_file_response
+from app.lcms.files import FILE_RESPONSES, version_file_response
 from app.lcms.models import ContentVersion
 from app.lcms.sniff import ACCEPTED, sniff_file
 from app.lcms.upload import receive_multipart
@@ -472,11 +472,8 @@ async def upload_entry_file(
 
 @router.get(
     "/entries/{entry_id}/files/{file_id}",
-    responses={
-        206: {"description": "Partial content"},
-        304: {"description": "Not modified"},
-        307: {"description": "Redirect to a presigned URL (S3)"},
-    },
+    response_class=Response,
+    responses=FILE_RESPONSES,
 )
 def download_entry_file(
     entry_id: int,
