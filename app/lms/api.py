@@ -17,7 +17,7 @@ from app.accounts.schemas import LineErrorOut
 from app.core.db import SessionDep, utcnow
 from app.core.errors import InvalidInput, NotFound, PayloadTooLarge
 from app.core.i18n import gettext as _
-from app.lcms.files import serve_version
+from app.lcms.files import FILE_RESPONSES, serve_version
 from app.lms import course_view, enrol_import, policy, progress, quiz, service
 from app.lms.models import (
     Attempt,
@@ -253,7 +253,7 @@ def apply_update(lesson_id: int, session: SessionDep, user: ApiUser) -> LessonOu
 @router.get(
     "/lessons/{lesson_id}/file",
     response_class=Response,
-    responses={206: {"description": "Partial content"}},
+    responses=FILE_RESPONSES,
 )
 def lesson_file(
     lesson_id: int,

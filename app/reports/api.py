@@ -22,6 +22,7 @@ from app.accounts.models import Role, SchoolLevel, User
 from app.core.db import SessionDep, get_session, utcnow
 from app.core.i18n import N_
 from app.core.i18n import gettext as _
+from app.core.openapi import file_response
 from app.reports import exports, service
 from app.reports.exports import Column
 from app.reports.schemas import CompletionOut, LearnerReportOut, LearnerReportPage
@@ -37,6 +38,8 @@ from app.reports.service import (
 )
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
+CSV_FILE: dict[int | str, dict[str, Any]] = {200: file_response("text/csv")}
+XLSX_FILE: dict[int | str, dict[str, Any]] = {200: file_response(exports.XLSX_MEDIA_TYPE)}
 
 EXPORT_CONCURRENCY = 4
 # Declared before ApiUser in the export endpoints, so a request waiting for an export slot
@@ -197,12 +200,12 @@ def completion_file(
     return _download(body, exports.XLSX_MEDIA_TYPE, filename)
 
 
-@router.get("/reports/completion.csv", response_class=StreamingResponse)
+@router.get("/reports/completion.csv", response_class=StreamingResponse, responses=CSV_FILE)
 def completion_csv(flt: Filter, session: SessionDep, user: ApiUser) -> StreamingResponse:
     return completion_file(session, user, flt, "csv")
 
 
-@router.get("/reports/completion.xlsx", response_class=StreamingResponse)
+@router.get("/reports/completion.xlsx", response_class=StreamingResponse, responses=XLSX_FILE)
 def completion_xlsx(flt: Filter, session: SessionDep, user: ApiUser) -> StreamingResponse:
     return completion_file(session, user, flt, "xlsx")
 
@@ -256,12 +259,16 @@ def learners_file(
     return _download(body, exports.XLSX_MEDIA_TYPE, filename)
 
 
-@router.get("/reports/completion/learners.csv", response_class=StreamingResponse)
+@router.get(
+    "/reports/completion/learners.csv", response_class=StreamingResponse, responses=CSV_FILE
+)
 def completion_learners_csv(stream: ExportSession, flt: Filter, user: ApiUser) -> StreamingResponse:
     return learners_file(stream, user, flt, "csv")
 
 
-@router.get("/reports/completion/learners.xlsx", response_class=StreamingResponse)
+@router.get(
+    "/reports/completion/learners.xlsx", response_class=StreamingResponse, responses=XLSX_FILE
+)
 def completion_learners_xlsx(
     stream: ExportSession, flt: Filter, user: ApiUser
 ) -> StreamingResponse:

@@ -31,6 +31,7 @@ from app.core.db import SessionDep, SettingsDep, get_session, utcnow
 from app.core.errors import InvalidInput
 from app.core.i18n import N_
 from app.core.i18n import gettext as _
+from app.core.openapi import file_response
 from app.core.web import Pagination, render
 from app.reports import exports
 from app.reports.exports import Column
@@ -284,7 +285,9 @@ def audit_list(
     return Page(items=[entry_out(e) for e in items], total=total)
 
 
-@api_router.get("/audit.csv", response_class=StreamingResponse)
+@api_router.get(
+    "/audit.csv", response_class=StreamingResponse, responses={200: file_response("text/csv")}
+)
 def audit_csv(
     stream: ExportSession, flt: ApiFilter, user: ApiUser, settings: SettingsDep
 ) -> StreamingResponse:

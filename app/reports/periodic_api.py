@@ -29,6 +29,7 @@ from app.accounts.deps import ApiUser
 from app.accounts.models import User
 from app.core.config import Settings
 from app.core.db import SessionDep, SettingsDep, utcnow
+from app.core.openapi import file_response
 from app.core.storage import content_disposition
 from app.reports import exports, periodic
 from app.reports.pdf import render_report_pdf
@@ -317,7 +318,11 @@ def file_headers(report: PeriodicReport, extension: str) -> dict[str, str]:
     }
 
 
-@router.get("/reports/periodic/{report_id:int}.xlsx", response_class=StreamingResponse)
+@router.get(
+    "/reports/periodic/{report_id:int}.xlsx",
+    response_class=StreamingResponse,
+    responses={200: file_response(exports.XLSX_MEDIA_TYPE)},
+)
 def report_xlsx(
     report_id: int, session: SessionDep, settings: SettingsDep, user: ApiUser
 ) -> StreamingResponse:
@@ -329,7 +334,11 @@ def report_xlsx(
     )
 
 
-@router.get("/reports/periodic/{report_id:int}.pdf", response_class=Response)
+@router.get(
+    "/reports/periodic/{report_id:int}.pdf",
+    response_class=Response,
+    responses={200: file_response("application/pdf")},
+)
 def report_pdf(
     report_id: int, session: SessionDep, settings: SettingsDep, user: ApiUser
 ) -> Response:

@@ -50,6 +50,7 @@ from app.community.events.schemas import (
 from app.core.db import SessionDep, SettingsDep, utcnow
 from app.core.errors import InvalidInput, PayloadTooLarge
 from app.core.i18n import gettext as _
+from app.core.openapi import file_response
 from app.lms import enrol_import
 
 router = APIRouter(prefix="/api/v1", tags=["events"])
@@ -228,7 +229,9 @@ def list_events(
 
 
 # Before /events/{event_id}: "/events/5.ics" would otherwise reach it as id "5.ics".
-@router.get("/events/{event_id}.ics", response_class=Response)
+@router.get(
+    "/events/{event_id}.ics", response_class=Response, responses={200: file_response(ICS_TYPE)}
+)
 def event_ics(request: Request, event_id: int, session: SessionDep, user: ApiUser) -> Response:
     """One event as an iCalendar file (RFC 5545) to add to a calendar."""
     event = service.get_event_for(session, user, event_id)
@@ -364,7 +367,16 @@ def mark_attendance(
     )
 
 
-@router.post("/events/{event_id}/attendance/import", response_model=AttendanceImportOut)
+@router.post(
+    "/events/{event_id}/attendance/import",
+    response_model=AttendanceImportOut,
+    responses={
+        422: {
+            "description": "Invalid input. A CSV with wrong lines: the error body also carries "
+            "marked, already and errors (every line's problem), and nobody is marked."
+        }
+    },
+)
 async def import_attendance(
     event_id: int,
     session: SessionDep,
@@ -382,7 +394,12 @@ async def import_attendance(
         already=result.already,
         errors=[LineErrorOut(line=e.line, message=e.message) for e in result.errors],
     )
-    return JSONResponse(out.model_dump(mode="json"), status_code=422 if result.errors else 200)
+    if result.errors:  # the API's error shape, with the per-line report beside it
+        raise InvalidInput(
+            _("Nobody was marked: correct the lines listed and try again."),
+            extra=out.model_dump(mode="json"),
+        )
+    return JSONResponse(out.model_dump(mode="json"))
 
 
 # --- Calendars -----------------------------------------------------------------------------
@@ -398,13 +415,15 @@ def personal_calendar(request: Request, session: Session, user: User) -> Respons
     return ics_response(body, "hocso-events.ics")
 
 
-@router.get("/me/calendar.ics", response_class=Response)
+@router.get("/me/calendar.ics", response_class=Response, responses={200: file_response(ICS_TYPE)})
 def my_calendar(request: Request, session: SessionDep, user: ApiUser) -> Response:
     """Your events (registered, waiting, attended, organised) as an iCalendar feed."""
     return personal_calendar(request, session, user)
 
 
-@router.get("/calendar/{token}.ics", response_class=Response)
+@router.get(
+    "/calendar/{token}.ics", response_class=Response, responses={200: file_response(ICS_TYPE)}
+)
 def calendar_by_token(request: Request, token: str, session: SessionDep) -> Response:
     """The same feed at a secret address, for calendar apps that cannot send a token."""
     return personal_calendar(request, session, service.user_by_feed_token(session, token))

@@ -1,0 +1,102 @@
+"""What the whole-API fuzzer (tests/security/test_fuzz.py) found, pinned as plain tests: each
+of these answered 500 or broke the schema before its fix."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from app.core.config import Settings
+from tests.accounts.test_auth_api import token_for
+from tests.lms.helpers import build_world
+
+
+def test_saving_a_course_with_its_labels_unchanged(
+    client: TestClient, db: Session, settings: Settings
+) -> None:
+    """Replacing a course's labels by the same values inserted the new rows before deleting
+    the old ones: a unique-constraint error, 500."""
+    world = build_world(db, settings, client.app.state.blob_store, publish=False)  # type: ignore[attr-defined]
+    a = token_for(client, world.author.email)
+    url = f"/api/v1/courses/{world.course.id}"
+    body = {"roles": ["student", "teacher"], "levels": ["primary"], "topics": ["CĐS", "STEM"]}
+    first = client.patch(url, headers=a, json=body)
+    assert first.status_code == 200, first.text
+    again = client.patch(url, headers=a, json={**body, "roles": ["teacher", "student"]})
+    assert again.status_code == 200, again.text
+    assert sorted(again.json()["roles"]) == ["student", "teacher"]
+    assert again.json()["topics"] == ["CĐS", "STEM"]
+
+
+def test_an_attendance_import_with_wrong_lines_answers_the_api_error_shape(
+    client: TestClient, db: Session, settings: Settings
+) -> None:
+    """The per-line report came back as a 422 without ``error`` and ``detail``, unlike every
+    other error (and unlike the schema)."""
+    world = build_world(db, settings, client.app.state.blob_store)  # type: ignore[attr-defined]
+    m = token_for(client, world.manager.email)
+    now = datetime.now(UTC)
+    event = client.post(
+        "/api/v1/events",
+        headers=m,
+        json={
+            "title": "Hội thảo",
+            "kind": "seminar",
+            "starts_at": (now - timedelta(minutes=10)).isoformat(),
+            "ends_at": (now + timedelta(hours=1)).isoformat(),
+            "organization_id": world.school.id,
+        },
+    )
+    assert event.status_code == 201, event.text
+    response = client.post(
+        f"/api/v1/events/{event.json()['id']}/attendance/import",
+        headers=m,
+        files={"file": ("a.csv", b"email\nkhong.co@truong.edu.vn\n", "text/csv")},
+    )
+    assert response.status_code == 422
+    body = response.json()
+    assert body["error"] == "invalid_input"
+    assert body["detail"]
+    assert body["marked"] == 0
+    assert [e["line"] for e in body["errors"]] == [2]
+
+
+@pytest.mark.parametrize("when", ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59"])
+def test_times_beyond_the_calendar_in_utc_are_422(
+    client: TestClient, db: Session, settings: Settings, when: str
+) -> None:
+    """A time whose UTC equivalent falls outside the years 1-9999 failed in the UTC column
+    type (OverflowError wrapped in a StatementError): 500."""
+    world = build_world(db, settings, client.app.state.blob_store, publish=False)  # type: ignore[attr-defined]
+    a = token_for(client, world.author.email)
+    patch = client.patch(f"/api/v1/courses/{world.course.id}", headers=a, json={"due_at": when})
+    assert patch.status_code == 422, patch.text
+    assert patch.json()["error"] == "invalid_input"
+    listing = client.get("/api/v1/events", headers=a, params={"from": when, "to": when})
+    assert listing.status_code == 422, listing.text
+
+
+def test_the_schema_documents_the_error_body_and_file_downloads(client: TestClient) -> None:
+    """Every API operation answered ``{"error", "detail"}`` with statuses the schema did not
+    list (404, 403, 401...) and a 422 body the schema described as FastAPI's
+    ``HTTPValidationError``; file downloads were documented as JSON."""
+    schema = client.get("/openapi.json").json()
+    assert "HTTPValidationError" not in schema["components"]["schemas"]
+    operations = [
+        (path, op)
+        for path, ops in schema["paths"].items()
+        if path.startswith("/api/")
+        for op in ops.values()
+    ]
+    assert len(operations) > 100
+    for path, op in operations:
+        for status in ("401", "403", "404", "409", "422", "429"):
+            content = op["responses"][status]["content"]["application/json"]
+            assert content["schema"] == {"$ref": "#/components/schemas/Error"}, (path, status)
+    files = schema["paths"]["/api/v1/content/{item_id}/versions/{number}/file"]["get"]
+    assert list(files["responses"]["200"]["content"]) == ["*/*"]
+    csv = schema["paths"]["/api/v1/audit.csv"]["get"]
+    assert list(csv["responses"]["200"]["content"]) == ["text/csv"]
