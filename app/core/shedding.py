@@ -11,6 +11,10 @@ A request holds its place from arrival until its response starts, so a long down
 phone does not keep others out. /healthz (monitoring must see an overloaded process as alive) and
 /static (cheap files, needed to draw the error page) are exempt. The count is per process and
 lives in memory: it describes this process's load, not shared state.
+
+Refusing must cost far less than serving, or an overloaded process spends its time refusing: the
+error page is rendered once per language (for an anonymous visitor of the home page, so it holds
+nothing of the request that first needed it) and its bytes are reused.
 """
 
 from __future__ import annotations
@@ -19,11 +23,13 @@ import logging
 import time
 
 from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.core import i18n
 from app.core.errors import Overloaded
 from app.core.i18n import gettext as _
-from app.core.web import error_response
+from app.core.web import error_response, is_api_path
 
 log = logging.getLogger("hocso")
 
@@ -48,6 +54,7 @@ class LoadSheddingMiddleware:
         self.shed = 0
         self._logged_at = 0.0
         self._logged_shed = 0
+        self._pages: dict[str, bytes] = {}  # the refusal page per language
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not self.max_inflight or is_exempt(scope["path"]):
@@ -87,11 +94,35 @@ class LoadSheddingMiddleware:
             )
             self._logged_at, self._logged_shed = now, self.shed
         # The body is not read: the server closes the connection if the client sends one.
-        response = error_response(
-            Request(scope, receive),
-            Overloaded(
-                _("The server is busy. Please try again in a few seconds."),
-                retry_after=RETRY_AFTER_SECONDS,
-            ),
-        )
+        if is_api_path(scope["path"]):
+            response = error_response(Request(scope, receive), _overloaded())
+        else:
+            response = self._page(scope, receive)
         await response(scope, receive, send)
+
+    def _page(self, scope: Scope, receive: Receive) -> Response:
+        locale = i18n.get_locale()
+        body = self._pages.get(locale)
+        if body is None:
+            anonymous = {
+                **scope,
+                "path": "/",
+                "raw_path": b"/",
+                "query_string": b"",
+                "headers": [(k, v) for k, v in scope["headers"] if k != b"cookie"],
+                "state": {"csrf_seed": ""},
+            }
+            body = self._pages[locale] = bytes(
+                error_response(Request(anonymous, receive), _overloaded()).body
+            )
+        # A new response each time: the middleware outside adds headers (cookies) to it.
+        return HTMLResponse(
+            body, status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)}
+        )
+
+
+def _overloaded() -> Overloaded:
+    return Overloaded(
+        _("The server is busy. Please try again in a few seconds."),
+        retry_after=RETRY_AFTER_SECONDS,
+    )

@@ -118,6 +118,15 @@ def test_beyond_the_cap_answers_503_at_once_and_recovers(held: Held) -> None:
     assert "The server is busy" in page.text
     assert page.headers["x-content-type-options"] == "nosniff"
     assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    # The page is rendered once per language and holds nothing of any one visitor: neither
+    # the path that first needed it nor anyone's cookies.
+    other = httpx.get(f"{held.base}/courses?lang=en", timeout=30)
+    assert other.status_code == 503
+    assert other.text == page.text
+    assert "/login" not in page.text
+    seeds = {r.cookies.get("hocso_csrf") for r in (page, other)}
+    assert len(seeds) == 2
+    assert None not in seeds
     vi = httpx.get(f"{held.base}/login?lang=vi", timeout=30)
     assert vi.status_code == 503
     assert "Dịch vụ tạm thời không khả dụng" in vi.text
@@ -133,7 +142,7 @@ def test_beyond_the_cap_answers_503_at_once_and_recovers(held: Held) -> None:
     # Monitoring and the static files are exempt.
     assert httpx.get(f"{held.base}/healthz", timeout=30).status_code == 200
     assert httpx.get(f"{held.base}/static/favicon.svg", timeout=30).status_code == 200
-    assert held.middleware.shed == 4
+    assert held.middleware.shed == 5
 
     # Let the held requests go: they were never affected, and the process serves normally.
     held.gate.set()
