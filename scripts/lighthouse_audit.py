@@ -91,10 +91,13 @@ class Browser:
             "/login",
             {"email": email, "password": PASSWORD, "csrf_token": self.csrf("/login")},
         )
-        for cookie in self.jar:
-            if cookie.name == "hocso_session":
-                return f"hocso_session={cookie.value}"
-        raise SystemExit(f"could not sign in as {email}")
+        names = {cookie.name for cookie in self.jar}
+        if "hocso_session" not in names:
+            raise SystemExit(f"could not sign in as {email}")
+        # All of them, the CSRF seed too: a page that sets a cookie would otherwise put it in
+        # Chrome's jar, whose Cookie header then replaces the extra one on later requests
+        # (the lesson's image came back as the sign-in page).
+        return "; ".join(f"{cookie.name}={cookie.value}" for cookie in self.jar)
 
 
 def first(pattern: str, html: str, what: str) -> str:

@@ -121,7 +121,7 @@ def load_demo(session: Session, store: BlobStore, author: User) -> int:
             data = (
                 simple_pdf(["So tay Chuyen doi so", "Nghi quyet 57-NQ/TW", "Xa Tan Cuong"])
                 if media_type == "application/pdf"
-                else simple_png(64, 40, (0, 94, 184))
+                else simple_png(960, 600, (0, 94, 184))
             )
             sha = _store(store, data)
             service.add_version(
