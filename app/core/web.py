@@ -8,7 +8,7 @@ import logging
 import math
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
@@ -39,6 +39,10 @@ LANG_COOKIE = "hocso_lang"
 FLASH_COOKIE = "hocso_flash"
 CSRF_FIELD = "csrf_token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Forms and JSON bodies are parsed in memory: a bigger body is refused (413) before it is read.
+# The largest ordinary body is a CSV import of at most 10 MB. Uploads stream to disk with their
+# own limit (``streams_body``).
+MAX_BODY_BYTES = 16 * 1024 * 1024
 
 TEMPLATE_DIR = PROJECT_ROOT / "templates"
 STATIC_DIR = PROJECT_ROOT / "static"
@@ -243,6 +247,54 @@ def rotate_csrf_seed(response: Response, request: Request) -> None:
     set_cookie(response, request, CSRF_COOKIE, seed)
 
 
+# --- Request body limit -------------------------------------------------------------------
+
+Endpoint = TypeVar("Endpoint")
+
+
+def streams_body(endpoint: Endpoint) -> Endpoint:
+    """Mark a route handler that streams its request body itself (an upload, which enforces
+    ``HOCSO_MAX_UPLOAD_MB``): ``MAX_BODY_BYTES`` does not apply to it."""
+    endpoint.streams_body = True  # type: ignore[attr-defined]
+    return endpoint
+
+
+def _limit_body(scope: Scope, receive: Receive) -> Receive:
+    """``receive`` that refuses a body beyond MAX_BODY_BYTES with a 413, by its declared length
+    at the first read or by the bytes counted, unless the route streams its body. The route is
+    known by the time its handler reads the body."""
+    declared = next(
+        (int(v) for k, v in scope.get("headers", ()) if k == b"content-length" and v.isdigit()),
+        None,
+    )
+    count = 0
+
+    def applies() -> bool:
+        endpoint = scope.get("endpoint")
+        return not getattr(endpoint, "streams_body", False)
+
+    async def limited() -> Message:
+        nonlocal count
+        if count == 0 and declared is not None and declared > MAX_BODY_BYTES and applies():
+            raise _body_too_large()
+        message = await receive()
+        if message["type"] == "http.request":
+            count += len(message.get("body", b""))
+            if count > MAX_BODY_BYTES and applies():
+                raise _body_too_large()
+        return message
+
+    return limited
+
+
+def _body_too_large() -> StarletteHTTPException:
+    # An HTTPException: the framework re-raises it from its body parsing as it is.
+    return StarletteHTTPException(
+        413,
+        _("The request is too large: at most {n} MB.").format(n=MAX_BODY_BYTES // (1024 * 1024)),
+    )
+
+
 # --- Middleware: locale, CSRF seed, security headers --------------------------------------
 
 
@@ -313,7 +365,7 @@ class WebMiddleware:
             context.VIA_API if is_api_path(path) else context.VIA_WEB,
         )
         try:
-            await self.app(scope, receive, send_wrapper)
+            await self.app(scope, _limit_body(scope, receive), send_wrapper)
         finally:
             context.reset_origin(origin)
 
@@ -405,7 +457,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         if is_api_path(request.url.path):
-            code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error")
+            code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
+                exc.status_code, "error"
+            )
             detail = (
                 _(_TITLES.get(exc.status_code, _ERROR_TITLE))
                 if exc.status_code in (404, 405)

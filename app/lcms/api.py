@@ -17,6 +17,7 @@ from app.core.db import SessionDep, SettingsDep
 from app.core.errors import BadRequest, InvalidInput, UnsupportedMediaType
 from app.core.i18n import gettext as _
 from app.core.storage import BlobStore
+from app.core.web import streams_body
 from app.lcms import service
 from app.lcms.deps import BlobStoreDep
 from app.lcms.files import FILE_RESPONSES, version_file_response
@@ -282,6 +283,7 @@ async def receive_version(
         }
     },
 )
+@streams_body
 async def upload_version(
     item_id: int,
     request: Request,

@@ -20,7 +20,15 @@ from app.core.errors import AppError, CSRFFailed
 from app.core.i18n import gettext as _
 from app.core.security import csrf_valid
 from app.core.storage import BlobStore
-from app.core.web import CSRF_COOKIE, CSRF_FIELD, Pagination, flash, redirect, render
+from app.core.web import (
+    CSRF_COOKIE,
+    CSRF_FIELD,
+    Pagination,
+    flash,
+    redirect,
+    render,
+    streams_body,
+)
 from app.lcms import policy, service
 from app.lcms.api import receive_version
 from app.lcms.deps import BlobStoreDep
@@ -398,6 +406,7 @@ def _wants_json(request: Request) -> bool:
 
 
 @router.post("/studio/items/{item_id}/versions")
+@streams_body
 async def studio_upload(
     request: Request,
     item_id: int,

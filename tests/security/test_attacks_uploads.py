@@ -32,6 +32,7 @@ from app.accounts import auth
 from app.community.contests import service as contests
 from app.community.contests.models import EntryFile
 from app.community.contests.service import CriterionSpec
+from app.core import web
 from app.core.config import Settings
 from app.core.db import make_sessionmaker, session_scope
 from app.core.storage import BlobStore
@@ -477,3 +478,38 @@ def test_huge_or_numerous_part_headers_are_refused(
             )
             assert page.status_code in (400, 403, 413), page.status_code
     assert stored_count(db) == 0
+
+
+def test_big_bodies_are_refused_before_they_are_parsed(
+    client: TestClient, db: Session, targets: Targets
+) -> None:
+    """Forms and JSON are parsed in memory: a body beyond the limit is a 413 before any of it
+    is kept. Uploads stream to disk and keep their own, larger limit."""
+    size = web.MAX_BODY_BYTES + 4 * 1024 * 1024
+    fields = size // 40_000  # under the parsers' own 1,000-field limit
+    cases = [
+        (
+            "/login",
+            "application/x-www-form-urlencoded",
+            b"&".join(b"f%d=%s" % (i, b"v" * 40_000) for i in range(fields)),
+        ),
+        ("/login", f"multipart/form-data; boundary={BOUNDARY}", flood(fields, b"v" * 40_000)),
+        ("/api/v1/content", "application/json", b'{"title": "' + b"x" * size + b'"}'),
+    ]
+    for url, kind, body in cases:
+        tracemalloc.start()
+        try:
+            response = client.post(
+                url, content=body, headers={**targets.author, "Content-Type": kind}
+            )
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert response.status_code == 413, (url, kind, response.status_code)
+        assert peak < 8 * 1024 * 1024, f"{url} {kind}: peak {peak / 1e6:.1f} MB"
+    # A file above that limit still uploads: uploads stream, with their own limit.
+    url, h = upload_url(targets, "version")
+    big_pdf = samples.pdf("x" * size)
+    response = client.post(url, headers=h, files={"file": ("lon.pdf", big_pdf)})
+    assert response.status_code == 201, response.text
+    assert stored_count(db) == 1

@@ -51,6 +51,7 @@ from app.core.db import SessionDep, SettingsDep
 from app.core.errors import BadRequest, InvalidInput, UnsupportedMediaType
 from app.core.i18n import gettext as _
 from app.core.storage import BlobStore
+from app.core.web import streams_body
 from app.lcms import service as lcms
 from app.lcms.deps import BlobStoreDep
 from app.lcms.files import FILE_RESPONSES, version_file_response
@@ -456,6 +457,7 @@ def entry_file_response(
         }
     },
 )
+@streams_body
 async def upload_entry_file(
     entry_id: int,
     request: Request,

@@ -43,7 +43,15 @@ from app.core.db import SessionDep, SettingsDep
 from app.core.errors import AppError, CSRFFailed, InvalidInput
 from app.core.i18n import gettext as _
 from app.core.security import csrf_valid
-from app.core.web import CSRF_COOKIE, CSRF_FIELD, Pagination, redirect, render, safe_next
+from app.core.web import (
+    CSRF_COOKIE,
+    CSRF_FIELD,
+    Pagination,
+    redirect,
+    render,
+    safe_next,
+    streams_body,
+)
 from app.lcms.deps import BlobStoreDep
 
 router = APIRouter(include_in_schema=False)
@@ -589,6 +597,7 @@ def entry_update(
 
 
 @router.post("/entries/{entry_id}/files")
+@streams_body
 async def entry_upload(
     request: Request,
     entry_id: int,
