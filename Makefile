@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 export HOCSO_DATA_DIR ?= ./var
 
 .PHONY: run test venv lint format typecheck layers compose check-migrations pytest pytest-pg \
-        e2e system-deps bench audit messages clean
+        e2e fuzz system-deps bench audit messages clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -59,6 +59,15 @@ pytest-pg: $(STAMP)
 
 e2e: $(STAMP)
 	$(BIN)/pytest -q -m e2e
+
+## make fuzz: the whole-API fuzzer, deeper than in `make test`: HOCSO_FUZZ_EXAMPLES (default 100)
+## generated requests per operation, each sent as every role, on SQLite then PostgreSQL + S3.
+## A fresh random seed each run (printed with any finding; HOCSO_FUZZ_SEED=N replays it).
+fuzz: $(STAMP) system-deps
+	HOCSO_TEST_DB=sqlite HOCSO_FUZZ_EXAMPLES=$${HOCSO_FUZZ_EXAMPLES:-100} \
+	    HOCSO_FUZZ_SEED=$${HOCSO_FUZZ_SEED:-} $(BIN)/pytest -q -p no:logging tests/security/test_fuzz.py
+	HOCSO_TEST_DB=postgresql HOCSO_TEST_STORAGE=s3 HOCSO_FUZZ_EXAMPLES=$${HOCSO_FUZZ_EXAMPLES:-100} \
+	    HOCSO_FUZZ_SEED=$${HOCSO_FUZZ_SEED:-} $(BIN)/pytest -q -p no:logging tests/security/test_fuzz.py
 
 ## Debian packages the tests need (PostgreSQL server, Chromium, docker-compose for validation)
 system-deps:

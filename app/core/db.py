@@ -190,15 +190,40 @@ def make_engine(settings: Settings) -> Engine:
             max_overflow=10,
         )
         _sqlite_pragmas(engine)
-        return engine
-    return create_engine(
-        url,
-        pool_pre_ping=True,
-        pool_size=DB_CONCURRENCY,
-        max_overflow=10,  # the command line, start-up gc and health checks
-        pool_timeout=30,
-        connect_args={"connect_timeout": 5},
-    )
+    else:
+        engine = create_engine(
+            url,
+            pool_pre_ping=True,
+            pool_size=DB_CONCURRENCY,
+            max_overflow=10,  # the command line, start-up gc and health checks
+            pool_timeout=30,
+            connect_args={"connect_timeout": 5},
+        )
+    event.listen(engine, "before_cursor_execute", _refuse_nul)
+    return engine
+
+
+class NulInText(ValueError):
+    """A text value holds U+0000, which PostgreSQL cannot store and SQLite would: refused on
+    both alike, before the statement is sent (the web layer answers 422). Not an AppError, so
+    the pages that catch those to show a form again do not go on with a failed flush."""
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def _refuse_nul(
+    _conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool
+) -> None:
+    if _has_nul(parameters):
+        raise NulInText(statement.split(None, 1)[0] if statement else "")
 
 
 def writer_engine(engine: Engine) -> Engine:

@@ -25,6 +25,7 @@ from app import __version__
 from app.core import context, i18n
 from app.core.assets import static_url
 from app.core.config import PROJECT_ROOT, Settings
+from app.core.db import NulInText
 from app.core.errors import AppError, CSRFFailed, InvalidInput, NotAuthenticated, is_disk_full
 from app.core.i18n import N_
 from app.core.i18n import gettext as _
@@ -483,6 +484,12 @@ def install_error_handlers(app: FastAPI) -> None:
         if isinstance(exc.orig, OverflowError):
             return error_response(request, InvalidInput(_("A date or number is out of range.")))
         return await _unhandled(request, exc)
+
+    @app.exception_handler(NulInText)
+    async def _nul(request: Request, exc: NulInText) -> Response:
+        return error_response(
+            request, InvalidInput(_("Text cannot contain the NUL character (U+0000)."))
+        )
 
     @app.exception_handler(SQLAlchemyTimeoutError)
     async def _pool_timeout(request: Request, exc: SQLAlchemyTimeoutError) -> Response:

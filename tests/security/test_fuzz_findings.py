@@ -4,6 +4,7 @@ of these answered 500 or broke the schema before its fix."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -11,6 +12,8 @@ from sqlalchemy.orm import Session
 
 from app.core.config import Settings
 from tests.accounts.test_auth_api import token_for
+from tests.conftest import csrf_from
+from tests.factories import PASSWORD
 from tests.lms.helpers import build_world
 
 
@@ -100,3 +103,42 @@ def test_the_schema_documents_the_error_body_and_file_downloads(client: TestClie
     assert list(files["responses"]["200"]["content"]) == ["*/*"]
     csv = schema["paths"]["/api/v1/audit.csv"]["get"]
     assert list(csv["responses"]["200"]["content"]) == ["text/csv"]
+
+
+def test_nul_characters_are_refused_alike_on_every_database(
+    client: TestClient, db: Session, settings: Settings, page_login: Any
+) -> None:
+    """PostgreSQL cannot store U+0000 in text: there the fuzzer's NUL strings were answered
+    "A number is out of range" (the DataError handler), while SQLite stored them. Now both
+    refuse them before the statement is sent, in bodies, queries and forms."""
+    world = build_world(db, settings, client.app.state.blob_store)  # type: ignore[attr-defined]
+    a = token_for(client, world.author.email)
+    attempts = [
+        client.post("/api/v1/courses", headers=a, json={"title": "Bài\x00học"}),
+        client.get("/api/v1/courses", headers=a, params={"q": "a\x00b"}),
+        client.post(
+            "/api/v1/clubs",
+            headers=token_for(client, world.teacher.email),
+            json={"name": "CLB\x00", "organization_id": world.school.id},
+        ),
+    ]
+    for response in attempts:
+        assert response.status_code == 422, response.text
+        assert response.json()["error"] == "invalid_input"
+        assert "NUL" in response.json()["detail"]
+    assert client.get("/api/v1/courses", headers=a, params={"q": "Chuyển"}).status_code == 200
+
+    page = page_login(world.teacher.email, PASSWORD)
+    form = page.get("/clubs")
+    assert form.status_code == 200
+    refused = page.post(
+        "/clubs",
+        data={
+            "name": "CLB\x00Robot",
+            "organization_id": str(world.school.id),
+            "csrf_token": csrf_from(form.text),
+        },
+        follow_redirects=False,
+    )
+    assert refused.status_code == 422, refused.text
+    assert "NUL" in refused.text
