@@ -9,7 +9,9 @@ from ``POST /api/v1/auth/token``). Each answer must:
 
 * not be a server error (no 5xx);
 * have a documented status code, a documented content type, and a body and headers that match
-  the schema for that status (``{"error", "detail"}`` for the errors, see app/core/openapi.py).
+  the schema for that status (``{"error", "detail"}`` for the errors, see app/core/openapi.py);
+* be a 4xx when the request breaks the schema (schemathesis' negative_data_rejection);
+* not be a success for an anonymous request to an operation that declares bearer security.
 
 The requests run in-process (schemathesis' ASGI client) inside the test's rolled-back
 transaction: the ``client`` fixture's override of ``get_session`` applies to the app, so what
@@ -41,13 +43,14 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Annotated, Any, cast
 
 import hypothesis
 import pytest
 import schemathesis
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse
+from fastapi.security import OAuth2PasswordBearer
 from fastapi.testclient import TestClient
 from hypothesis import strategies as st
 from schemathesis import Case, GenerationMode
@@ -83,6 +86,7 @@ CHECKS = [
     openapi_checks.content_type_conformance,
     openapi_checks.response_schema_conformance,
     openapi_checks.response_headers_conformance,
+    openapi_checks.negative_data_rejection,  # invalid input must be a 4xx
 ]
 
 # Extreme values of each JSON type, mixed into bodies and query strings.
@@ -423,6 +427,7 @@ def _fuzz(
 ) -> None:
     """Up to ``examples`` generated requests, each sent as every role; findings go to ``failures``
     (one per operation, role and kind of failure) instead of stopping the run."""
+    secured = bool(operation.definition.raw.get("security"))  # then anonymous gets no 2xx
     strategy = st.one_of(
         operation.as_strategy(GenerationMode.POSITIVE),
         operation.as_strategy(GenerationMode.NEGATIVE),
@@ -442,6 +447,11 @@ def _fuzz(
             try:
                 response = case.call(session=session, headers=_seeded.headers[role])
                 case.validate_response(response, checks=CHECKS)
+                if role == "anonymous" and secured and response.status_code < 300:
+                    key = (operation.label, role, "no-auth")
+                    failures.setdefault(
+                        key, f"{operation.label}: {response.status_code} without a token\n{case!r}"
+                    )
             except FailureGroup as group:
                 for failure in group.exceptions:
                     key = (operation.label, role, getattr(failure, "code", type(failure).__name__))
@@ -476,9 +486,17 @@ def test_every_operation_as_every_role(
     )
 
 
+_BEARER = OAuth2PasswordBearer(tokenUrl="/token", auto_error=False)
+
+
 def test_the_fuzzer_reports_server_errors_and_answers_off_the_schema() -> None:
-    """The harness itself: a 500 and an undocumented status are findings, not passes."""
+    """The harness itself: a 500, an undocumented status and a secured operation that answers
+    without a token are findings, not passes."""
     mini = FastAPI()
+
+    @mini.get("/api/v1/open-door")
+    def open_door(token: Annotated[str | None, Depends(_BEARER)]) -> dict[str, bool]:
+        return {"open": True}  # never checks the token
 
     @mini.get("/api/v1/things/{thing_id}", responses={404: {"description": "No such thing"}})
     def thing(thing_id: int) -> JSONResponse:
@@ -495,4 +513,4 @@ def test_the_fuzzer_reports_server_errors_and_answers_off_the_schema() -> None:
     finally:
         _seeded.headers = headers
     kinds = {kind for _label, _role, kind in failures}
-    assert {"ST101", "ST103"} <= kinds, failures
+    assert {"ST101", "ST103", "no-auth"} <= kinds, failures
