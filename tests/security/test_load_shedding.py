@@ -101,7 +101,7 @@ def test_beyond_the_cap_answers_503_at_once_and_recovers(held: Held) -> None:
     assert held.middleware.inflight == CAP
 
     # The API: JSON error, Retry-After, and no waiting for a place.
-    api, seconds = timed(lambda: httpx.get(f"{held.base}/api/v1/me", timeout=30))
+    api, seconds = timed(lambda: httpx.get(f"{held.base}/api/v1/me?lang=en", timeout=30))
     assert seconds < FAST
     assert api.status_code == 503
     assert api.headers["retry-after"] == str(RETRY_AFTER_SECONDS)
