@@ -231,8 +231,11 @@ def _set_labels(
         if values is None:
             continue
         keep = [label for label in item.labels if label.kind != kind]
+        # Rows of values that stay are kept: the unit of work inserts before it deletes, so a
+        # new row beside its old twin would break the unique (item, kind, value) key.
+        same = {label.value: label for label in item.labels if label.kind == kind}
         item.labels = keep + [
-            ContentLabel(kind=kind.value, value=v, key=fold(v)[:60]) for v in values
+            same.get(v) or ContentLabel(kind=kind.value, value=v, key=fold(v)[:60]) for v in values
         ]
     # Tags and topics are searchable words; levels are filters only.
     all_labels = [label.value for label in item.labels if label.kind != LabelKind.level]

@@ -34,6 +34,56 @@ def test_saving_a_course_with_its_labels_unchanged(
     assert again.json()["topics"] == ["CĐS", "STEM"]
 
 
+def test_saving_a_library_item_or_an_event_with_its_labels_unchanged(
+    client: TestClient, db: Session, settings: Settings
+) -> None:
+    """The same defect in the content library's tags, levels and topics, and in an event's
+    levels and roles: a PATCH repeating a label was a 500."""
+    world = build_world(db, settings, client.app.state.blob_store)  # type: ignore[attr-defined]
+    a = token_for(client, world.author.email)
+    item = f"/api/v1/content/{world.item.id}"
+    labels = {"tags": ["video"], "levels": ["primary"], "topics": ["CĐS"]}
+    for _ in range(2):
+        response = client.patch(item, headers=a, json=labels)
+        assert response.status_code == 200, response.text
+    assert response.json()["topics"] == ["CĐS"]
+
+    m = token_for(client, world.manager.email)
+    now = datetime.now(UTC)
+    event = client.post(
+        "/api/v1/events",
+        headers=m,
+        json={
+            "title": "Hội thảo",
+            "kind": "seminar",
+            "starts_at": (now + timedelta(days=1)).isoformat(),
+            "ends_at": (now + timedelta(days=1, hours=2)).isoformat(),
+            "organization_id": world.school.id,
+            "levels": ["primary"],
+            "roles": ["teacher"],
+        },
+    )
+    assert event.status_code == 201, event.text
+    url = f"/api/v1/events/{event.json()['id']}"
+    partner = client.post(
+        "/api/v1/partners",
+        headers=token_for(client, world.admin.email),
+        json={"name": "Sở GD&ĐT", "kind": "agency"},
+    )
+    assert partner.status_code == 201, partner.text
+    same = {
+        "levels": ["primary"],
+        "roles": ["teacher"],
+        "materials": [world.item.id],
+        "partner_ids": [partner.json()["id"]],
+        "audience_organization_ids": [world.school.id],
+    }
+    for _ in range(2):
+        response = client.patch(url, headers=m, json=same)
+        assert response.status_code == 200, response.text
+    assert response.json()["levels"] == ["primary"]
+
+
 def test_an_attendance_import_with_wrong_lines_answers_the_api_error_shape(
     client: TestClient, db: Session, settings: Settings
 ) -> None:

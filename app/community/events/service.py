@@ -283,7 +283,9 @@ def _set_labels(event: Event, *, levels: list[str] | None, roles: list[str] | No
         if values is None:
             continue
         keep = [label for label in event.labels if label.kind != kind]
-        event.labels = keep + [EventLabel(kind=kind, value=v) for v in values]
+        # Kept values keep their rows (a new twin would be inserted before the old is deleted).
+        same = {label.value: label for label in event.labels if label.kind == kind}
+        event.labels = keep + [same.get(v) or EventLabel(kind=kind, value=v) for v in values]
 
 
 def _set_links(
