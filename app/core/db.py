@@ -42,7 +42,10 @@ SQLITE_IMMEDIATE = "hocso_sqlite_immediate"
 # At most this many requests hold a database session at once; the others wait without taking
 # a worker thread. It stays below the worker-thread limit (40), so a request holding a row lock
 # always finds a thread to finish on, and within the connection pool, so checkout never waits.
-DB_CONCURRENCY = 20
+# It was 20: under overload (bench/load.py) 20 busy handler threads per process starved the
+# event loop of the GIL, so refusals and new connections waited seconds; with 8 a process
+# serves as much (one GIL) and answers those in milliseconds.
+DB_CONCURRENCY = 8
 BUSY_TIMEOUT_SECONDS = 10  # how long a SQLite writer waits for the write lock before "busy"
 
 NAMING_CONVENTION = {
