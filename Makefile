@@ -78,6 +78,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/upload.py
 	$(BIN)/python bench/learner.py
 	$(BIN)/python bench/reports.py
+	$(BIN)/python bench/load.py
 
 ## make audit: Lighthouse on the key pages of a live demo server (not in `make test`, not in CI)
 audit: $(STAMP)
