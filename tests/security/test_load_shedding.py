@@ -258,13 +258,19 @@ def test_an_unknown_account_costs_one_hash_like_a_known_one(
 
 
 @pytest.fixture
-def one_hash_slot(app: FastAPI, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+def one_hash_slot(app: FastAPI, settings: Settings) -> Iterator[Settings]:
     """The app hashes one password at a time and waits at most 0.2 s for the slot."""
     bounded = settings.model_copy(
         update={"password_hash_concurrency": 1, "password_hash_wait_seconds": 0.2}
     )
-    monkeypatch.setattr(app.state, "settings", bounded)
-    return bounded
+    # Not monkeypatch.setattr: Starlette's State keeps attributes in a dict that getattr_static
+    # does not see, so undoing it deleted the shared app's settings for every later test.
+    original = app.state.settings
+    app.state.settings = bounded
+    try:
+        yield bounded
+    finally:
+        app.state.settings = original
 
 
 def test_sign_in_beyond_the_hashing_bound_is_503_with_retry_after(
