@@ -8,6 +8,7 @@ stays open until the response is sent (``scope="request"``), like the report exp
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
@@ -338,8 +339,13 @@ def _csv_rows(session: Session, flt: AuditFilter) -> Iterator[Mapping[str, Any]]
 
 def csv_download(session: Session, flt: AuditFilter, timezone: str) -> StreamingResponse:
     day = utcnow().astimezone(ZoneInfo(timezone)).date().isoformat()
+    # The query runs now, before the answer starts: a filter the database refuses (a NUL
+    # character) is an error answer, not a file cut off after its first bytes.
+    rows = _csv_rows(session, flt)
+    first = next(rows, None)
+    rows = itertools.chain([] if first is None else [first], rows)
     return StreamingResponse(
-        exports.csv_stream(csv_columns(), _csv_rows(session, flt), tz=timezone),
+        exports.csv_stream(csv_columns(), rows, tz=timezone),
         media_type=exports.CSV_MEDIA_TYPE,
         headers={
             "Content-Disposition": f'attachment; filename="nhat-ky-quan-tri-{day}.csv"',

@@ -192,3 +192,18 @@ def test_nul_characters_are_refused_alike_on_every_database(
     )
     assert refused.status_code == 422, refused.text
     assert "NUL" in refused.text
+
+
+def test_an_export_refused_by_the_database_is_an_error_answer_not_a_cut_off_file(
+    client: TestClient, db: Session, settings: Settings
+) -> None:
+    """GET /api/v1/audit.csv ran its query only once the 200 had started streaming: a filter
+    the database refuses (here a NUL character) broke the answer half-way."""
+    world = build_world(db, settings, client.app.state.blob_store)  # type: ignore[attr-defined]
+    admin = token_for(client, world.admin.email)
+    refused = client.get("/api/v1/audit.csv", headers=admin, params={"q": "a\x00b"})
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"] == "invalid_input"
+    fine = client.get("/api/v1/audit.csv", headers=admin, params={"q": "khóa học"})
+    assert fine.status_code == 200
+    assert fine.headers["content-type"].startswith("text/csv")
