@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 export HOCSO_DATA_DIR ?= ./var
 
 .PHONY: run test venv lint format typecheck layers compose check-migrations pytest pytest-pg \
-        e2e fuzz system-deps bench audit messages clean
+        suites e2e fuzz system-deps bench audit messages clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -26,7 +26,7 @@ run: $(STAMP)
 	$(BIN)/hocso serve --host 127.0.0.1 --port 8000
 
 ## make test: lint, types, layers, compose file, migrations, the suite on SQLite and PostgreSQL
-test: $(STAMP) system-deps lint typecheck layers compose check-migrations pytest pytest-pg
+test: $(STAMP) system-deps lint typecheck layers compose check-migrations suites
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -50,6 +50,10 @@ check-migrations: $(STAMP)
 	HOCSO_DATA_DIR=var/check-migrations $(BIN)/hocso migrate >/dev/null
 	HOCSO_DATA_DIR=var/check-migrations $(BIN)/alembic check
 	rm -rf var/check-migrations
+
+## the two passes side by side (SQLite + disk with the browser journeys; PostgreSQL + S3)
+suites: $(STAMP)
+	BIN=$(BIN) scripts/run-suites.sh
 
 pytest: $(STAMP)
 	HOCSO_TEST_DB=sqlite $(BIN)/pytest -q

@@ -27,6 +27,7 @@ from app.core.errors import (
 from app.core.i18n import gettext as _
 from app.core.web import (
     SESSION_COOKIE,
+    Offset,
     Pagination,
     redirect,
     render,
@@ -373,7 +374,7 @@ def users_page(
     q: Annotated[str | None, Query(max_length=200)] = None,
     organization_id: Annotated[str | None, Query(max_length=20)] = None,
     role: Annotated[str | None, Query(max_length=50)] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Response:
     org_filter = _int_or_none(organization_id)
     role_filter = role if role in {r.value for r in Role} else None

@@ -8,10 +8,10 @@ import logging
 import math
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -192,6 +192,13 @@ def safe_next(value: str | None, default: str = "/") -> str:
 
 
 # --- Pagination ----------------------------------------------------------------------------
+
+
+# The query parameters of every paginated list (API and pages): at most 100 rows a page, and an
+# offset the databases accept (a bigger one is a 422, not a database error).
+MAX_OFFSET = 2**31 - 1
+Limit = Annotated[int, Query(ge=1, le=100)]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 
 
 @dataclass(frozen=True)

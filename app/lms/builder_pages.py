@@ -15,9 +15,8 @@ an opening date its start.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import datetime
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
@@ -29,8 +28,9 @@ from app.accounts.deps import CSRFChecked, PageUser
 from app.accounts.models import Organization, Role, SchoolLevel, User
 from app.core.db import SessionDep, SettingsDep, utcnow
 from app.core.errors import AppError, InvalidInput, NotFound
+from app.core.forms import day_end, day_start, local_day, parse_day, parse_int
 from app.core.i18n import gettext as _
-from app.core.web import Pagination, redirect, render
+from app.core.web import Offset, Pagination, redirect, render
 from app.lcms import service as lcms
 from app.lcms.models import ContentKind
 from app.lms import enrol_import, policy, quiz, service
@@ -51,7 +51,6 @@ COURSES_PAGE_SIZE = 20
 LEARNERS_PAGE_SIZE = 50
 LIBRARY_CHOICES = 100
 CHOICE_ROWS = 6
-MIN_YEAR, MAX_YEAR = 2000, 2100
 
 LEVELS = [lv.value for lv in SchoolLevel]
 AUDIENCE_ROLES = [Role.teacher.value, Role.student.value, Role.school_manager.value]
@@ -82,65 +81,6 @@ AuthorUser = Annotated[User, Depends(_author)]
 
 
 # --- Small pure helpers (unit-tested) -----------------------------------------------------
-
-
-def parse_day(value: str | None, *, field: str) -> date | None:
-    """A date typed in a form: ``yyyy-mm-dd`` (what ``<input type="date">`` sends) or
-    ``dd/mm/yyyy`` (what a person types where the browser shows a plain text box)."""
-    text = (value or "").strip()
-    if not text:
-        return None
-    for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
-        try:
-            day = datetime.strptime(text, fmt).date()
-        except ValueError:
-            continue
-        if not MIN_YEAR <= day.year <= MAX_YEAR:
-            break
-        return day
-    raise InvalidInput(
-        _("{field}: '{value}' is not a date (dd/mm/yyyy).").format(field=field, value=text[:20])
-    )
-
-
-def day_start(day: date | None, timezone: str) -> datetime | None:
-    """The first moment of ``day`` in ``timezone``, as an aware UTC datetime."""
-    if day is None:
-        return None
-    return datetime.combine(day, time.min, ZoneInfo(timezone)).astimezone(UTC)
-
-
-def day_end(day: date | None, timezone: str) -> datetime | None:
-    """The last second of ``day`` in ``timezone`` (23:59:59 local), as an aware UTC datetime."""
-    if day is None:
-        return None
-    return datetime.combine(day, time(23, 59, 59), ZoneInfo(timezone)).astimezone(UTC)
-
-
-def local_day(value: datetime | None, timezone: str) -> str:
-    """The ``yyyy-mm-dd`` value of a date field for a stored moment ('' for none)."""
-    return value.astimezone(ZoneInfo(timezone)).date().isoformat() if value else ""
-
-
-def parse_int(
-    value: str | None, *, field: str, minimum: int, maximum: int, required: bool = False
-) -> int | None:
-    text = (value or "").strip()
-    if not text:
-        if required:
-            raise InvalidInput(_("{field} is required.").format(field=field))
-        return None
-    try:
-        number = int(text)
-    except ValueError:
-        number = None
-    if number is None or not minimum <= number <= maximum:
-        raise InvalidInput(
-            _("{field} must be a whole number from {min} to {max}.").format(
-                field=field, min=minimum, max=maximum
-            )
-        )
-    return number
 
 
 def moved(ids: list[int], target: int, direction: str) -> list[int]:
@@ -243,7 +183,7 @@ def courses_page(
     session: SessionDep,
     user: AuthorUser,
     show_all: Annotated[bool, Query(alias="all")] = False,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Response:
     return _render_courses(request, session, user, show_all=show_all, offset=offset)
 
@@ -840,7 +780,7 @@ def learners_page(
     course_id: int,
     session: SessionDep,
     user: PageUser,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Response:
     return _render_learners(request, session, user, course_id, offset=offset)
 

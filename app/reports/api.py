@@ -23,6 +23,7 @@ from app.core.db import SessionDep, get_session, utcnow
 from app.core.i18n import N_
 from app.core.i18n import gettext as _
 from app.core.openapi import file_response
+from app.core.web import Offset
 from app.reports import exports, service
 from app.reports.exports import Column
 from app.reports.schemas import CompletionOut, LearnerReportOut, LearnerReportPage
@@ -219,7 +220,7 @@ def completion_learners(
     session: SessionDep,
     user: ApiUser,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> LearnerReportPage:
     """The enrolments behind the report (same filters), by organisation, name and course."""
     rows, total = service.learner_page(session, user, flt, limit=limit, offset=offset)

@@ -30,10 +30,11 @@ from app.accounts.models import Organization, User
 from app.accounts.schemas import Page
 from app.core.db import SessionDep, SettingsDep, get_session, utcnow
 from app.core.errors import InvalidInput
+from app.core.forms import parse_day, parse_id
 from app.core.i18n import N_
 from app.core.i18n import gettext as _
 from app.core.openapi import file_response
-from app.core.web import Pagination, render
+from app.core.web import Offset, Pagination, render
 from app.reports import exports
 from app.reports.exports import Column
 
@@ -275,7 +276,7 @@ def audit_list(
     session: SessionDep,
     user: ApiUser,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Page[AuditEntryOut]:
     """The audit log, newest first (administrators only). ``organization_id`` includes the
     organisations below it; ``from``/``to`` are days in the app's time zone, both included;
@@ -357,33 +358,6 @@ def csv_download(session: Session, flt: AuditFilter, timezone: str) -> Streaming
 # --- Page --------------------------------------------------------------------------------------
 
 
-def _parse_day(value: str | None, *, field: str) -> date | None:
-    """``yyyy-mm-dd`` (an ``<input type="date">``) or ``dd/mm/yyyy`` (typed by hand)."""
-    text = (value or "").strip()
-    if not text:
-        return None
-    for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
-        try:
-            day = datetime.strptime(text, fmt).date()
-        except ValueError:
-            continue
-        if 2000 <= day.year <= 2200:
-            return day
-        break
-    raise InvalidInput(
-        _("{field}: '{value}' is not a date (dd/mm/yyyy).").format(field=field, value=text[:20])
-    )
-
-
-def _parse_id(value: str | None) -> int | None:
-    text = (value or "").strip()
-    if not text:
-        return None
-    if not text.isdigit() or len(text) > 18:
-        raise InvalidInput(_("'{value}' is not a valid id.").format(value=text[:20]))
-    return int(text)
-
-
 @dataclass(frozen=True)
 class PageQuery:
     """The page's filters exactly as typed, so the form and the links keep them."""
@@ -408,14 +382,14 @@ class PageQuery:
 
     def to_filter(self, timezone: str) -> AuditFilter:
         start, end = day_bounds(
-            _parse_day(self.date_from, field=_("From date")),
-            _parse_day(self.date_to, field=_("To date")),
+            parse_day(self.date_from, field=_("From date")),
+            parse_day(self.date_to, field=_("To date")),
             timezone,
         )
         return AuditFilter(
-            actor_id=_parse_id(self.actor_id),
+            actor_id=parse_id(self.actor_id),
             action=self.action if self.action in ACTION_LABELS else None,
-            organization_id=_parse_id(self.organization_id),
+            organization_id=parse_id(self.organization_id),
             date_from=start,
             date_to=end,
             q=self.q or None,
@@ -453,7 +427,7 @@ def audit_page(
     settings: SettingsDep,
     user: PageUser,
     query: PageQueryDep,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Response:
     require_auditor(user)
     organizations = accounts.list_organizations(session)

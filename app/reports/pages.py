@@ -25,7 +25,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields, replace
-from datetime import date, datetime
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode
 
@@ -39,9 +38,10 @@ from app.accounts.deps import PageUser
 from app.accounts.models import Role, SchoolLevel, User
 from app.core.db import SessionDep, utcnow
 from app.core.errors import InvalidInput, NotFound
+from app.core.forms import parse_day, parse_id
 from app.core.i18n import N_, format_number
 from app.core.i18n import gettext as _
-from app.core.web import Pagination, render
+from app.core.web import Offset, Pagination, render
 from app.lms.models import Course
 from app.reports import api as reports_api
 from app.reports import community, exports, service
@@ -71,31 +71,6 @@ EXTENSIONS = ("csv", "xlsx")
 
 
 # --- Filters as typed --------------------------------------------------------------------------
-
-
-def _parse_day(value: str, label: str) -> date | None:
-    """``yyyy-mm-dd`` (what a date input sends) or ``dd/mm/yyyy`` (typed by hand)."""
-    if not value:
-        return None
-    for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
-        try:
-            day = datetime.strptime(value, fmt).date()
-        except ValueError:
-            continue
-        if 2000 <= day.year <= 2200:
-            return day
-        break
-    raise InvalidInput(
-        _("{field}: '{value}' is not a date (dd/mm/yyyy).").format(field=label, value=value[:20])
-    )
-
-
-def _parse_id(value: str) -> int | None:
-    if not value:
-        return None
-    if not value.isdigit() or len(value) > 18:
-        raise InvalidInput(_("'{value}' is not a valid id.").format(value=value[:20]))
-    return int(value)
 
 
 E = TypeVar("E", GroupBy, DateField, StatusFilter, SchoolLevel, Role)
@@ -144,18 +119,18 @@ class PageQuery:
             return None
         if not self.organization_id:
             return viewer.organization_id if viewer.role == Role.admin else None
-        return _parse_id(self.organization_id)
+        return parse_id(self.organization_id)
 
     def to_filter(self, viewer: User) -> ReportFilter:
         """The service's filter; ``InvalidInput`` for anything the page cannot read."""
-        date_from = _parse_day(self.date_from, _("From date"))
-        date_to = _parse_day(self.date_to, _("To date"))
+        date_from = parse_day(self.date_from, field=_("From date"))
+        date_to = parse_day(self.date_to, field=_("To date"))
         if date_from and date_to and date_from > date_to:
             raise InvalidInput(_("The start date must not be after the end date."))
         return ReportFilter(
             group_by=_parse_choice(GroupBy, self.group_by, _("Group by")) or GroupBy.organization,
             organization_id=self.organization(viewer),
-            course_id=_parse_id(self.course_id),
+            course_id=parse_id(self.course_id),
             date_from=date_from,
             date_to=date_to,
             date_field=_parse_choice(DateField, self.date_field, _("Dates apply to"))
@@ -478,7 +453,7 @@ def learners_page(
     session: SessionDep,
     user: ReporterUser,
     query: QueryDep,
-    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    offset: Offset = 0,
 ) -> Response:
     context = _form_context(session, user, query)
     context["status_names"] = _status_names()

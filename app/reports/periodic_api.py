@@ -31,6 +31,7 @@ from app.core.config import Settings
 from app.core.db import SessionDep, SettingsDep, utcnow
 from app.core.openapi import file_response
 from app.core.storage import content_disposition
+from app.core.web import Limit, Offset
 from app.reports import exports, periodic
 from app.reports.pdf import render_report_pdf
 from app.reports.periodic import PeriodicReport, ReportStatus, Timeliness
@@ -38,8 +39,6 @@ from app.reports.periods import PeriodKind, parse_period
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
 
-Limit = Annotated[int, Query(ge=1, le=100)]
-Offset = Annotated[int, Query(ge=0)]
 # Generous caps: the service checks the real limits with clear messages.
 PeriodText = Annotated[str, Field(max_length=100)]
 NarrativeText = Annotated[str, Field(max_length=2 * periodic.MAX_NARRATIVE)]

@@ -30,7 +30,7 @@ from app.accounts.models import Organization, OrgKind, Role, User
 from app.core.db import SessionDep, SettingsDep, utcnow
 from app.core.errors import AppError, InvalidInput, PermissionDenied
 from app.core.i18n import gettext as _
-from app.core.web import Pagination, redirect, render
+from app.core.web import Offset, Pagination, redirect, render
 from app.reports import exports, periodic
 from app.reports.periodic import PeriodicReport, ReportStatus
 from app.reports.periodic_api import file_headers, pdf_body, xlsx_body
@@ -121,7 +121,7 @@ def list_page(
     period: Annotated[str | None, Query(max_length=100)] = None,
     organization_id: Annotated[str | None, Query(max_length=20)] = None,
     status: Annotated[str | None, Query(max_length=20)] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Response:
     org_id = _optional_int(organization_id) if user.role == Role.admin else None
     page = periodic.list_reports(

@@ -16,6 +16,7 @@ from app.community.contests import pages
 from app.community.contests.models import Contest, Entry, EntryFile, Review
 from app.core.config import Settings
 from app.core.errors import InvalidInput
+from app.core.forms import parse_local_datetime
 from tests.community.test_contests_api import (
     ContestWorld,
     add_judges,
@@ -310,13 +311,13 @@ def test_posting_without_the_csrf_token_is_refused(
     ],
 )
 def test_local_times_typed_in_forms(text: str, expected: datetime) -> None:
-    assert pages.parse_local_datetime(text, field="x", timezone="Asia/Ho_Chi_Minh") == expected
+    assert parse_local_datetime(text, field="x", timezone="Asia/Ho_Chi_Minh") == expected
 
 
 @pytest.mark.parametrize("text", ["", "31/02/2026 10:00", "hôm qua", "1800-01-01T00:00"])
 def test_bad_local_times_are_refused(text: str) -> None:
     with pytest.raises(InvalidInput):
-        pages.parse_local_datetime(text, field="x", timezone="Asia/Ho_Chi_Minh")
+        parse_local_datetime(text, field="x", timezone="Asia/Ho_Chi_Minh")
 
 
 def test_prize_rows_take_ranks_and_ranges() -> None:

@@ -16,9 +16,10 @@ from app.accounts.models import User
 from app.core import i18n
 from app.core.config import Settings
 from app.core.errors import InvalidInput
+from app.core.forms import day_end, day_start, local_day, parse_day, parse_int
 from app.lcms import service as lcms
 from app.lms import quiz, service
-from app.lms.builder_pages import day_end, day_start, local_day, moved, parse_day, parse_int
+from app.lms.builder_pages import moved
 from app.lms.enrol_import import parse_emails
 from app.lms.models import Course, Enrollment, Lesson, Module
 from tests.conftest import csrf_from

@@ -45,10 +45,9 @@ from app.community.clubs.schemas import (
     UnreadOut,
 )
 from app.core.db import SessionDep
+from app.core.web import Limit, Offset
 
 router = APIRouter(prefix="/api/v1", tags=["clubs"])
-Limit = Annotated[int, Query(ge=1, le=100)]
-Offset = Annotated[int, Query(ge=0, le=2**31 - 1)]
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 

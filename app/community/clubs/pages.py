@@ -33,7 +33,7 @@ from app.community.clubs.models import MemberRole, Post, Thread
 from app.core.db import SessionDep, begin_write
 from app.core.errors import AppError, InvalidInput
 from app.core.i18n import gettext as _
-from app.core.web import Pagination, redirect, render
+from app.core.web import Offset, Pagination, redirect, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -44,7 +44,6 @@ MY_CLUBS_LIMIT = 100
 MEMBERS_LIMIT = 200
 
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
-Offset = Annotated[int, Query(ge=0, le=2**31 - 1)]
 Short = Annotated[str, Form(max_length=200)]
 Text = Annotated[str, Form(max_length=1000)]
 # Longer than the service's limits, so a too-long text gets the form back with a clear error.
@@ -351,7 +350,7 @@ def thread_page(
     thread_id: Id,
     session: SessionDep,
     user: PageUser,
-    offset: Annotated[int | None, Query(ge=0, le=2**31 - 1)] = None,
+    offset: Offset | None = None,
 ) -> Response:
     thread, access = service.get_thread_for(session, user, thread_id)
     if offset is None:

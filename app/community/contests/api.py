@@ -51,7 +51,7 @@ from app.core.db import SessionDep, SettingsDep
 from app.core.errors import BadRequest, InvalidInput, UnsupportedMediaType
 from app.core.i18n import gettext as _
 from app.core.storage import BlobStore
-from app.core.web import streams_body
+from app.core.web import Limit, Offset, streams_body
 from app.lcms import service as lcms
 from app.lcms.deps import BlobStoreDep
 from app.lcms.files import FILE_RESPONSES, version_file_response
@@ -62,8 +62,6 @@ from app.lcms.ziptools import check_upload as check_zip
 
 router = APIRouter(prefix="/api/v1", tags=["contests"])
 
-Limit = Annotated[int, Query(ge=1, le=100)]
-Offset = Annotated[int, Query(ge=0)]
 
 # The largest entry file (the server-wide upload limit applies too, when it is lower).
 MAX_ENTRY_FILE_MB = 200

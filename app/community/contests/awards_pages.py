@@ -22,11 +22,12 @@ from app.accounts.deps import CSRFChecked, PageUser
 from app.accounts.models import User
 from app.community.contests import awards, policy
 from app.community.contests.awards_certificate import certificate_view
-from app.community.contests.pages import parse_local_datetime, users_by_email
+from app.community.contests.pages import users_by_email
 from app.core.db import SessionDep, SettingsDep
 from app.core.errors import AppError, InvalidInput
+from app.core.forms import parse_local_datetime
 from app.core.i18n import gettext as _
-from app.core.web import Pagination, redirect, render
+from app.core.web import Offset, Pagination, redirect, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -74,7 +75,7 @@ def awards_page(
     user: PageUser,
     year: Annotated[str | None, Query(max_length=4)] = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Response:
     year_filter = int(year) if year and year.isdigit() and 2000 <= int(year) <= 2100 else None
     return _render_list(request, session, user, year=year_filter, q=q or "", offset=offset)

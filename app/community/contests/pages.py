@@ -19,9 +19,7 @@ configured time zone (Asia/Ho_Chi_Minh).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
@@ -41,11 +39,13 @@ from app.community.contests.api import (
 from app.community.contests.models import ContestKind, Entry, EntryMode
 from app.core.db import SessionDep, SettingsDep
 from app.core.errors import AppError, CSRFFailed, InvalidInput
+from app.core.forms import parse_local_datetime
 from app.core.i18n import gettext as _
 from app.core.security import csrf_valid
 from app.core.web import (
     CSRF_COOKIE,
     CSRF_FIELD,
+    Offset,
     Pagination,
     redirect,
     render,
@@ -61,7 +61,6 @@ ENTRIES_PAGE_SIZE = 100
 CRITERIA_ROWS = 5
 PRIZE_ROWS = 4
 TABS = ("open", "upcoming", "closed")
-MIN_YEAR, MAX_YEAR = 2000, 2100
 
 Text = Annotated[str, Form(max_length=1000)]
 LongText = Annotated[str, Form(max_length=20_000)]
@@ -71,42 +70,6 @@ Values = Annotated[list[str] | None, Form()]
 
 
 # --- Small pure helpers (unit-tested) -----------------------------------------------------
-
-
-def parse_local_datetime(value: str | None, *, field: str, timezone: str) -> datetime:
-    """A moment typed in a form, in local time: ``yyyy-mm-ddTHH:MM`` (what
-    ``<input type="datetime-local">`` sends), ``yyyy-mm-dd HH:MM`` or ``dd/mm/yyyy HH:MM``;
-    a date alone means its start. Answered as an aware UTC datetime."""
-    text = (value or "").strip()
-    if not text:
-        raise InvalidInput(_("{field} is required.").format(field=field))
-    for fmt in (
-        "%Y-%m-%dT%H:%M",
-        "%Y-%m-%dT%H:%M:%S",
-        "%Y-%m-%d %H:%M",
-        "%d/%m/%Y %H:%M",
-        "%Y-%m-%d",
-        "%d/%m/%Y",
-    ):
-        try:
-            moment = datetime.strptime(text, fmt)
-        except ValueError:
-            continue
-        if not MIN_YEAR <= moment.year <= MAX_YEAR:
-            break
-        return moment.replace(tzinfo=ZoneInfo(timezone)).astimezone(UTC)
-    raise InvalidInput(
-        _("{field}: '{value}' is not a date and time (dd/mm/yyyy hh:mm).").format(
-            field=field, value=text[:30]
-        )
-    )
-
-
-def local_input(value: datetime | None, timezone: str) -> str:
-    """The ``datetime-local`` value of a stored moment."""
-    if value is None:
-        return ""
-    return value.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%dT%H:%M")
 
 
 def parse_number(value: str | None, *, field: str) -> float:
@@ -244,7 +207,7 @@ def contests_page(
     session: SessionDep,
     user: PageUser,
     tab: Annotated[str, Query(max_length=20)] = "open",
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Response:
     return _render_list(request, session, user, tab=tab if tab in TABS else "open", offset=offset)
 

@@ -51,11 +51,10 @@ from app.core.db import SessionDep, SettingsDep, utcnow
 from app.core.errors import InvalidInput, PayloadTooLarge
 from app.core.i18n import gettext as _
 from app.core.openapi import file_response
+from app.core.web import Limit, Offset
 from app.lms import enrol_import
 
 router = APIRouter(prefix="/api/v1", tags=["events"])
-Limit = Annotated[int, Query(ge=1, le=100)]
-Offset = Annotated[int, Query(ge=0)]
 ICS_TYPE = "text/calendar; charset=utf-8"
 
 

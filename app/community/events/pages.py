@@ -41,11 +41,11 @@ from app.community.events.models import Event, EventKind, Partner, PartnerKind
 from app.core.config import Settings
 from app.core.db import SessionDep, SettingsDep, utcnow
 from app.core.errors import AppError, InvalidInput, NotFound
+from app.core.forms import parse_day, parse_int
 from app.core.i18n import gettext as _
-from app.core.web import Pagination, redirect, render
+from app.core.web import Offset, Pagination, redirect, render
 from app.lcms import service as lcms
 from app.lms import enrol_import
-from app.lms.builder_pages import parse_day, parse_int
 
 router = APIRouter(include_in_schema=False)
 
@@ -905,7 +905,7 @@ def partners_page(
     session: SessionDep,
     user: PageUser,
     kind: Annotated[str | None, Query(max_length=30)] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Response:
     return _render_partners(
         request, session, user, offset=offset, kind=kind if kind in PARTNER_KINDS else None
