@@ -6,8 +6,9 @@ import enum
 from datetime import datetime
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
+from app.core.collation import SORT_KEY_LENGTH, vi_name_key, vi_sort_key
 from app.core.db import Base, UTCDateTime, one_of, utcnow
 
 
@@ -39,6 +40,17 @@ PARENT_KIND: dict[OrgKind, OrgKind | None] = {
 }
 
 
+def _sort_name_column() -> Mapped[str]:
+    """A Vietnamese sort key (decision 10), compared byte by byte: COLLATE "C" on PostgreSQL,
+    SQLite's default BINARY. The '' server default only lets the migration add the column to
+    existing rows; the models set it whenever the name is set."""
+    return mapped_column(
+        String(SORT_KEY_LENGTH).with_variant(String(SORT_KEY_LENGTH, collation="C"), "postgresql"),
+        index=True,
+        server_default="",
+    )
+
+
 class Organization(Base):
     __tablename__ = "accounts_organization"
     __table_args__ = (
@@ -50,6 +62,8 @@ class Organization(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
+    # vi_sort_key(name): order lists of organisations by this, never by name.
+    sort_name: Mapped[str] = _sort_name_column()
     kind: Mapped[str] = mapped_column(String(20))
     level: Mapped[str | None] = mapped_column(String(20))
     parent_id: Mapped[int | None] = mapped_column(
@@ -59,6 +73,13 @@ class Organization(Base):
 
     parent: Mapped[Organization | None] = relationship(remote_side=[id], lazy="joined")
 
+    # Every write of the name goes through here (constructor and assignment alike), so the key
+    # cannot go stale. Bulk UPDATEs of name would bypass it: there are none.
+    @validates("name")
+    def _keep_sort_name(self, _key: str, name: str) -> str:
+        self.sort_name = vi_sort_key(name)[:SORT_KEY_LENGTH]
+        return name
+
 
 class User(Base):
     __tablename__ = "accounts_user"
@@ -67,6 +88,8 @@ class User(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
     full_name: Mapped[str] = mapped_column(String(200))
+    # vi_name_key(full_name), given name first: order lists of people by this, never by full_name.
+    sort_name: Mapped[str] = _sort_name_column()
     role: Mapped[str] = mapped_column(String(20), index=True)
     organization_id: Mapped[int] = mapped_column(
         ForeignKey("accounts_organization.id", ondelete="RESTRICT"), index=True
@@ -81,6 +104,12 @@ class User(Base):
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     organization: Mapped[Organization] = relationship(lazy="joined")
+
+    # As for Organization.name: constructor and assignment alike keep the key right.
+    @validates("full_name")
+    def _keep_sort_name(self, _key: str, full_name: str) -> str:
+        self.sort_name = vi_name_key(full_name)[:SORT_KEY_LENGTH]
+        return full_name
 
 
 class WebSession(Base):
