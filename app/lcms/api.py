@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -14,14 +15,27 @@ from app.accounts.deps import ApiUser
 from app.accounts.models import SchoolLevel, User
 from app.core.config import Settings
 from app.core.db import SessionDep, SettingsDep
-from app.core.errors import BadRequest, InvalidInput, UnsupportedMediaType
+from app.core.errors import BadRequest, InvalidInput, PayloadTooLarge, UnsupportedMediaType
 from app.core.i18n import gettext as _
 from app.core.storage import BlobStore
 from app.core.web import streams_body
-from app.lcms import service
+from app.lcms import policy, service, tracks
 from app.lcms.deps import BlobStoreDep
-from app.lcms.files import FILE_RESPONSES, version_file_response
-from app.lcms.models import ContentItem, ContentKind, ContentStatus, ContentVersion, LabelKind
+from app.lcms.files import (
+    FILE_RESPONSES,
+    TRACK_RESPONSES,
+    track_file_response,
+    version_file_response,
+)
+from app.lcms.models import (
+    ContentItem,
+    ContentKind,
+    ContentStatus,
+    ContentVersion,
+    LabelKind,
+    TextTrack,
+    TrackKind,
+)
 from app.lcms.schemas import (
     ContentIn,
     ContentOut,
@@ -30,6 +44,8 @@ from app.lcms.schemas import (
     HistoryOut,
     PublishEventOut,
     PublishIn,
+    TrackOut,
+    TrackPage,
     VersionOut,
     VersionPage,
 )
@@ -315,3 +331,171 @@ def version_file(
 ) -> Response:
     version = service.get_version_for(session, user, item_id, number)
     return version_file_response(request, store, version, download=download)
+
+
+# --- Text tracks: captions, subtitles, transcripts (decision 11) ---------------------------
+
+
+def track_url(item_id: int, number: int, track_id: int) -> str:
+    return f"/api/v1/content/{item_id}/versions/{number}/tracks/{track_id}/file"
+
+
+def track_out(track: TextTrack, item_id: int, number: int) -> TrackOut:
+    return TrackOut(
+        id=track.id,
+        kind=TrackKind(track.kind),
+        language=track.language,
+        label=track.label,
+        size=track.size,
+        sha256=track.blob_sha256,
+        filename=track.filename,
+        media_type=tracks.media_type_of(track),
+        created_at=track.created_at,
+        created_by=track.created_by.full_name,
+        url=track_url(item_id, number, track.id),
+    )
+
+
+def _version_number(value: str | None) -> int:
+    text = (value or "").strip()
+    if not text.isdigit() or not 1 <= int(text) <= 2**31 - 1:
+        raise InvalidInput(_("Choose the version the track belongs to."))
+    return int(text)
+
+
+async def receive_track(
+    request: Request,
+    session: Session,
+    store: BlobStore,
+    user: User,
+    item_id: int,
+    number: int | None = None,
+) -> tuple[TextTrack, int]:
+    """The track upload shared by the API and the studio page: multipart ``file``, ``kind``,
+    ``language``, ``label`` (and ``version`` when ``number`` is None). Who may add tracks is
+    checked before the body is read; the bytes are checked whole (at most 1 MB), stored as a
+    blob, then recorded. Returns the track and its version's number."""
+    if number is None:
+        item = await run_in_threadpool(service.get_item_for, session, user, item_id)
+        policy.require_owner(user, item)
+    else:
+        await run_in_threadpool(tracks.check_can_edit_tracks, session, user, item_id, number)
+    await run_in_threadpool(session.commit)
+    length = request.headers.get("content-length")
+    try:
+        received = await receive_multipart(
+            request.stream(),
+            request.headers.get("content-type", ""),
+            store=store,
+            max_bytes=tracks.MAX_TRACK_BYTES,
+            content_length=int(length) if length and length.isdigit() else None,
+        )
+    except ClientDisconnect:
+        raise BadRequest(_("The upload was interrupted. Please try again.")) from None
+    except PayloadTooLarge:
+        raise tracks.too_large() from None
+    assert received.file is not None
+    upload = received.file
+    fields = received.fields
+    try:
+        target = number if number is not None else _version_number(fields.get("version"))
+        data = await run_in_threadpool(upload.path.read_bytes)
+        prepared = tracks.prepare_track(
+            data,
+            upload.filename,
+            kind=fields.get("kind"),
+            language=fields.get("language"),
+            label=fields.get("label"),
+        )
+        await run_in_threadpool(tracks.check_can_add, session, user, item_id, target, prepared)
+        sha256 = hashlib.sha256(prepared.data).hexdigest()
+        known = await run_in_threadpool(service.blob_known, session, sha256)
+        await run_in_threadpool(session.commit)
+        if not known:
+            await run_in_threadpool(tracks.store_bytes, store, prepared.data)
+        track = await run_in_threadpool(
+            lambda: tracks.add_track(
+                session, user, item_id, target, prepared=prepared, sha256=sha256
+            )
+        )
+        return track, target
+    finally:
+        received.discard()
+
+
+TRACK_UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file", "kind", "language"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "kind": {"type": "string", "enum": [k.value for k in TrackKind]},
+                        "language": {"type": "string", "maxLength": tracks.MAX_LANGUAGE},
+                        "label": {"type": "string", "maxLength": tracks.MAX_TRACK_LABEL},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "/content/{item_id}/versions/{number}/tracks",
+    response_model=TrackOut,
+    status_code=201,
+    openapi_extra=TRACK_UPLOAD_BODY,
+)
+async def upload_track(
+    item_id: int,
+    number: int,
+    request: Request,
+    session: SessionDep,
+    store: BlobStoreDep,
+    user: ApiUser,
+) -> TrackOut:
+    """Add captions or subtitles (WebVTT, UTF-8) or a transcript (UTF-8 text, or WebVTT whose
+    words are kept) to an audio or video version; at most 1 MB (413). One track per kind and
+    language: another is a 409 (delete the old one first). The version's next versions start
+    with a copy of its tracks."""
+    track, target = await receive_track(request, session, store, user, item_id, number)
+    return track_out(track, item_id, target)
+
+
+@router.get("/content/{item_id}/versions/{number}/tracks", response_model=TrackPage)
+def list_version_tracks(item_id: int, number: int, session: SessionDep, user: ApiUser) -> TrackPage:
+    """The tracks of a version, for whoever may fetch the version's file."""
+    found = tracks.list_tracks(session, user, item_id, number)
+    return TrackPage(items=[track_out(t, item_id, number) for t in found], total=len(found))
+
+
+@router.delete("/content/{item_id}/versions/{number}/tracks/{track_id}", status_code=204)
+def delete_version_track(
+    item_id: int, number: int, track_id: int, session: SessionDep, user: ApiUser
+) -> Response:
+    tracks.delete_track(session, user, item_id, number, track_id)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/content/{item_id}/versions/{number}/tracks/{track_id}/file",
+    response_class=Response,
+    responses=TRACK_RESPONSES,
+)
+def version_track_file(
+    item_id: int,
+    number: int,
+    track_id: int,
+    request: Request,
+    session: SessionDep,
+    store: BlobStoreDep,
+    user: ApiUser,
+    download: bool = False,
+) -> Response:
+    """The track's bytes (``text/vtt`` or ``text/plain``), on the version file's terms."""
+    track = tracks.get_track_for(session, user, item_id, number, track_id)
+    return track_file_response(request, store, track, download=download)

@@ -13,7 +13,8 @@ from starlette.types import Receive, Scope, Send
 
 from app.core.openapi import file_response
 from app.core.storage import BlobStore, content_disposition
-from app.lcms.models import ContentVersion
+from app.lcms import tracks
+from app.lcms.models import ContentVersion, TextTrack
 from app.lcms.service import get_version
 from app.lcms.sniff import ACCEPTED
 
@@ -133,3 +134,66 @@ def serve_version(
     return version_file_response(
         request, store, get_version(session, version_id), download=download
     )
+
+
+# --- Text tracks (decision 11) -------------------------------------------------------------
+
+# The answers of ``track_file_response``.
+TRACK_RESPONSES: dict[int | str, dict[str, object]] = {
+    200: {
+        "description": "The track: WebVTT (captions, subtitles) or plain text (transcript)",
+        "content": {
+            "text/vtt": {"schema": {"type": "string"}},
+            "text/plain": {"schema": {"type": "string"}},
+        },
+    },
+    304: {"description": "Not modified"},
+}
+
+
+def track_file_response(
+    request: Request, store: BlobStore, track: TextTrack, *, download: bool = False
+) -> Response:
+    """A track's bytes, always through the app (never a presigned redirect): a <track> must
+    come from the page's own origin, since a cross-origin one needs CORS on the bucket and a
+    ``crossorigin`` media element. Tracks are small (``MAX_TRACK_BYTES``)."""
+    etag = f'"{track.blob_sha256}"'
+    headers = {
+        "ETag": etag,
+        "Cache-Control": "private, max-age=3600",
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": SANDBOX_CSP,
+    }
+    if etag_matches(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers=headers)
+    body = store.open(track.blob_sha256)
+    try:
+        data = body.read()
+    finally:
+        body.close()
+    disposition = "attachment" if download else "inline"
+    return Response(
+        data,
+        media_type=f"{tracks.media_type_of(track)}; charset=utf-8",
+        headers={
+            **headers,
+            "Content-Disposition": content_disposition(disposition, track.filename),
+        },
+    )
+
+
+def serve_track(
+    request: Request, session: Session, version_id: int, track_id: int, *, download: bool = False
+) -> Response:
+    """Serve a track of a version by ids, for other packages (a lesson's pinned version)."""
+    store: BlobStore = request.app.state.blob_store
+    track = tracks.get_version_track(session, version_id, track_id)
+    return track_file_response(request, store, track, download=download)
+
+
+def version_tracks(
+    request: Request, session: Session, version_id: int
+) -> tracks.PlayerTracks | None:
+    """The player's tracks of a version (transcripts read from storage), or None."""
+    store: BlobStore = request.app.state.blob_store
+    return tracks.player_tracks(session, store, version_id)

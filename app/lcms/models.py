@@ -44,6 +44,14 @@ class LabelKind(enum.StrEnum):
     topic = "topic"
 
 
+class TrackKind(enum.StrEnum):
+    """What a text track of an audio or video version is (the first two are WebVTT)."""
+
+    captions = "captions"  # the speech and meaningful sounds, in the spoken language
+    subtitles = "subtitles"  # a translation of the speech
+    transcript = "transcript"  # plain text, read beside the player
+
+
 class PublishAction(enum.StrEnum):
     publish = "publish"
     rollback = "rollback"
@@ -163,3 +171,35 @@ class PublishEvent(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     actor: Mapped[User] = relationship(lazy="joined")
+
+
+class TextTrack(Base):
+    """Captions, subtitles or a transcript of one audio or video version (decision 11).
+
+    The bytes are a blob like any file; the row says which version they belong to. A new
+    version starts with its predecessor's tracks (rows copied, blobs shared)."""
+
+    __tablename__ = "lcms_text_track"
+    __table_args__ = (
+        UniqueConstraint("version_id", "kind", "language"),
+        CheckConstraint(one_of("kind", TrackKind), name="kind"),
+        CheckConstraint("size >= 0", name="size"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(
+        ForeignKey("lcms_content_version.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(20))
+    # A BCP 47 tag such as "vi", "en" or "zh-Hant" (the <track srclang> and the text's lang).
+    language: Mapped[str] = mapped_column(String(35))
+    label: Mapped[str] = mapped_column(String(100))
+    blob_sha256: Mapped[str] = mapped_column(
+        ForeignKey("lcms_blob.sha256", ondelete="RESTRICT"), index=True
+    )
+    size: Mapped[int] = mapped_column(BigInteger)
+    filename: Mapped[str] = mapped_column(String(255))
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("accounts_user.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    created_by: Mapped[User] = relationship(lazy="joined")

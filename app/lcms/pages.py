@@ -29,10 +29,10 @@ from app.core.web import (
     render,
     streams_body,
 )
-from app.lcms import policy, service
-from app.lcms.api import receive_version
+from app.lcms import policy, service, tracks
+from app.lcms.api import receive_track, receive_version
 from app.lcms.deps import BlobStoreDep
-from app.lcms.files import version_file_response
+from app.lcms.files import track_file_response, version_file_response, version_tracks
 from app.lcms.images import image_size
 from app.lcms.models import ContentItem, ContentKind, ContentStatus, ContentVersion, LabelKind
 from app.lcms.sniff import ACCEPTED, KIND_TYPES
@@ -72,6 +72,15 @@ def _split(value: str | None) -> list[str]:
 
 def _file_url(item_id: int, number: int) -> str:
     return f"/library/{item_id}/versions/{number}/file"
+
+
+def _tracks_url(item_id: int, number: int) -> str:
+    """Where the players fetch a version's tracks: ``<this>/<track id>``."""
+    return f"/library/{item_id}/versions/{number}/tracks"
+
+
+def _is_media(version: ContentVersion | None) -> bool:
+    return version is not None and version.media_type.startswith(("video/", "audio/"))
 
 
 def accept_for_kind(kind: str) -> str:
@@ -174,6 +183,10 @@ def library_item_page(
             "shown_version": version,
             "file_url": _file_url(item.id, version.number) if version else None,
             "image_size": _image_size(store, version),
+            "tracks": version_tracks(request, session, version.id)
+            if version and _is_media(version)
+            else None,
+            "tracks_url": _tracks_url(item.id, version.number) if version else None,
             "is_author": policy.is_author(user),
         },
     )
@@ -200,6 +213,22 @@ def library_version_file(
 ) -> Response:
     version = service.get_version_for(session, user, item_id, number)
     return version_file_response(request, store, version, download=download)
+
+
+@router.get("/library/{item_id}/versions/{number}/tracks/{track_id}")
+def library_track_file(
+    request: Request,
+    item_id: int,
+    number: int,
+    track_id: int,
+    session: SessionDep,
+    store: BlobStoreDep,
+    user: PageUser,
+    download: bool = False,
+) -> Response:
+    """A version's captions (text/vtt) or transcript (text/plain), on the file's terms."""
+    track = tracks.get_track_for(session, user, item_id, number, track_id)
+    return track_file_response(request, store, track, download=download)
 
 
 # --- The studio (authors and administrators) ----------------------------------------------
@@ -342,6 +371,17 @@ def _render_item(
     settings = request.app.state.settings
     context = _item_context(session, user, item_id, **extra)
     context["max_upload_mb"] = settings.max_upload_mb
+    # Captions and transcripts: the tracks of every audio or video version, and the newest
+    # version's as its preview plays them.
+    media_versions = [v for v in context["versions"] if _is_media(v)]
+    newest: ContentVersion | None = context["newest"]
+    context["track_versions"] = media_versions
+    context["version_tracks"] = tracks.tracks_of_versions(session, [v.id for v in media_versions])
+    context["newest_tracks"] = (
+        version_tracks(request, session, newest.id) if newest and _is_media(newest) else None
+    )
+    context["newest_tracks_url"] = _tracks_url(item_id, newest.number) if newest else None
+    context["max_track_mb"] = tracks.MAX_TRACK_BYTES // (1024 * 1024)
     return render(request, "lcms/studio_item.html", context, status_code=status_code)
 
 
@@ -513,3 +553,65 @@ def studio_restore(
         else _("Item restored as a draft.")
     )
     return redirect(request, back, message=message)
+
+
+# --- Captions, subtitles and transcripts (decision 11) -------------------------------------
+
+
+@router.post("/studio/items/{item_id}/tracks")
+async def studio_add_track(
+    request: Request,
+    item_id: int,
+    session: SessionDep,
+    settings: SettingsDep,
+    store: BlobStoreDep,
+    user: PageUser,
+) -> Response:
+    """Add a track to the version chosen in the form (multipart, at most 1 MB). Like the
+    version upload, the CSRF token comes in the query string, not the body."""
+    token = request.headers.get("x-csrf-token") or request.query_params.get(CSRF_FIELD)
+    if not csrf_valid(settings, request.cookies.get(CSRF_COOKIE), token):
+        raise CSRFFailed(
+            _("The form has expired or did not come from this site. Please try again.")
+        )
+    try:
+        policy.require_author(user)
+        track, number = await receive_track(request, session, store, user, item_id)
+    except AppError as exc:
+        await run_in_threadpool(session.rollback)
+        if not policy.is_author(user) or exc.status_code == 404:
+            raise  # the error page: there is no studio page to show this user
+        error_status, error_detail = exc.status_code, exc.detail
+        return await run_in_threadpool(
+            lambda: _render_item(
+                request,
+                session,
+                user,
+                item_id,
+                status_code=error_status,
+                track_error=error_detail,
+            )
+        )
+    message = _("“{label}” added to version {n}.").format(label=track.label, n=number)
+    return redirect(request, f"/studio/items/{item_id}", message=message)
+
+
+@router.post(
+    "/studio/items/{item_id}/versions/{number}/tracks/{track_id}/delete",
+    dependencies=[CSRFChecked],
+)
+def studio_delete_track(
+    request: Request,
+    item_id: int,
+    number: int,
+    track_id: int,
+    session: SessionDep,
+    user: AuthorUser,
+) -> Response:
+    back = f"/studio/items/{item_id}"
+    try:
+        tracks.delete_track(session, user, item_id, number, track_id)
+    except AppError as exc:
+        session.rollback()
+        return redirect(request, back, message=exc.detail, level="error")
+    return redirect(request, back, message=_("Track deleted from version {n}.").format(n=number))

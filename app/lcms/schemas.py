@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from app.lcms.models import ContentKind, ContentStatus
+from app.lcms.models import ContentKind, ContentStatus, TrackKind
 
 Label = Annotated[str, StringConstraints(strip_whitespace=True, max_length=60)]
 Labels = Annotated[list[Label], Field(max_length=20)]
@@ -92,4 +92,25 @@ class PublishEventOut(BaseModel):
 
 class HistoryOut(BaseModel):
     items: list[PublishEventOut]
+    total: int
+
+
+class TrackOut(BaseModel):
+    """A text track of a version: ``url`` serves its bytes (text/vtt or text/plain)."""
+
+    id: int
+    kind: TrackKind
+    language: str
+    label: str
+    size: int
+    sha256: str
+    filename: str
+    media_type: str
+    created_at: datetime
+    created_by: str
+    url: str
+
+
+class TrackPage(BaseModel):
+    items: list[TrackOut]
     total: int

@@ -44,6 +44,7 @@ from app.lcms.models import (
     LabelKind,
     PublishAction,
     PublishEvent,
+    TextTrack,
 )
 
 MAX_TITLE = 300
@@ -400,8 +401,35 @@ def add_version(
     )
     session.add(version)
     session.flush()
+    _carry_tracks(session, version)
     pause_point("lcms.add_version")
     return version
+
+
+def _carry_tracks(session: Session, version: ContentVersion) -> None:
+    """A new audio or video version starts with the previous version's captions and
+    transcripts (decision 11): new rows, the same blobs. The author deletes what no longer
+    fits the new recording."""
+    if version.number == 1 or not version.media_type.startswith(("video/", "audio/")):
+        return
+    previous = select(ContentVersion.id).where(
+        ContentVersion.item_id == version.item_id, ContentVersion.number == version.number - 1
+    )
+    for track in list(session.scalars(select(TextTrack).where(TextTrack.version_id.in_(previous)))):
+        session.add(
+            TextTrack(
+                version_id=version.id,
+                kind=track.kind,
+                language=track.language,
+                label=track.label,
+                blob_sha256=track.blob_sha256,
+                size=track.size,
+                filename=track.filename,
+                created_by_id=track.created_by_id,
+                created_at=track.created_at,
+            )
+        )
+    session.flush()
 
 
 def list_versions(session: Session, actor: User, item_id: int) -> list[ContentVersion]:

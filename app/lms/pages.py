@@ -30,7 +30,7 @@ from app.core.i18n import gettext as _
 from app.core.security import csrf_valid
 from app.core.web import CSRF_COOKIE, Pagination, redirect, render
 from app.lcms import service as lcms
-from app.lcms.files import serve_version
+from app.lcms.files import serve_track, serve_version, version_tracks
 from app.lcms.images import image_size
 from app.lms import api as lms_api
 from app.lms import policy, progress, quiz, service
@@ -318,6 +318,10 @@ def lesson_page(request: Request, lesson_id: int, session: SessionDep, user: Pag
             "pin": pin,
             "media": _media(pin.media_type) if pin else None,
             "image_size": _pinned_image_size(request, session, pin),
+            # Captions and transcripts of the pinned version (None when it has none).
+            "tracks": version_tracks(request, session, pin.version_id)
+            if pin and _media(pin.media_type) in ("video", "audio")
+            else None,
             "file_url": f"/lessons/{lesson.id}/file",
             "resume": round(record.position_seconds, 2) if record else 0,
             "attempts": attempts,
@@ -342,6 +346,20 @@ def lesson_file(
     learners only. With S3 storage this redirects (307) to a short-lived presigned URL."""
     version_id = service.lesson_file_version(session, user, lesson_id)
     return serve_version(request, session, version_id, download=download)
+
+
+@router.get("/lessons/{lesson_id}/tracks/{track_id}")
+def lesson_track(
+    request: Request,
+    lesson_id: int,
+    track_id: int,
+    session: SessionDep,
+    user: PageUser,
+    download: bool = False,
+) -> Response:
+    """Captions or a transcript of the lesson's pinned version, on the same terms as its file."""
+    version_id = service.lesson_file_version(session, user, lesson_id)
+    return serve_track(request, session, version_id, track_id, download=download)
 
 
 @router.post("/lessons/{lesson_id}/progress")
