@@ -365,6 +365,17 @@ def seeded(client: TestClient, db: Session, settings: Settings) -> Iterator[Seed
         ),
         201,
     )
+    track = _ok(
+        client.post(
+            f"/api/v1/content/{world.item.id}/versions/1/tracks",
+            headers=h["author"],
+            data={"kind": "captions", "language": "vi"},
+            files={
+                "file": ("vi.vtt", b"WEBVTT\n\n00:00.000 --> 00:01.000\nXin chao\n", "text/vtt")
+            },
+        ),
+        201,
+    )
     report = _ok(
         client.post(
             "/api/v1/reports/periodic",
@@ -396,6 +407,7 @@ def seeded(client: TestClient, db: Session, settings: Settings) -> Iterator[Seed
         "entry_id": [entry["id"]],
         "file_id": [entry_file["id"]],
         "award_id": [award["id"]],
+        "track_id": [track["id"]],
     }
     assert all(ids.values()), ids
 
