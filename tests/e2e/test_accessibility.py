@@ -45,6 +45,7 @@ from app.core.config import Settings
 from app.core.db import make_engine, make_sessionmaker, session_scope, utcnow
 from app.core.storage import make_blob_store
 from app.lcms import service as lcms
+from app.lcms import tracks
 from app.lcms.demo import load_demo as load_content
 from app.lcms.models import ContentItem
 from app.lms import service as lms
@@ -149,6 +150,21 @@ def seed(session: Session, settings: Settings) -> dict[str, Any]:
         media_type="video/mp4",
         filename="nq57.mp4",
     )
+    # Vietnamese captions and a transcript: the players show a <track> and a transcript box.
+    captions = "WEBVTT\n\n00:00.000 --> 00:02.000\nNghị quyết 57 là gì?\n".encode()
+    for kind, data, filename in (
+        ("captions", captions, "nq57.vi.vtt"),
+        ("transcript", "Nghị quyết 57 là gì? Bản ghi lời.".encode(), "nq57.vi.txt"),
+    ):
+        prepared = tracks.prepare_track(data, filename, kind=kind, language="vi", label=None)
+        tracks.add_track(
+            session,
+            author,
+            item.id,
+            1,
+            prepared=prepared,
+            sha256=tracks.store_bytes(store, prepared.data),
+        )
     lcms.publish(session, author, item.id, version=1)
     handbook = _one(session, select(ContentItem).where(ContentItem.kind == "handbook"))
     course = lms.create_course(
@@ -354,6 +370,7 @@ PAGES: list[tuple[str, str | None, str]] = [
     ("home-admin", ADMIN, "/"),
     ("library", AUTHOR, "/library"),
     ("library-item", AUTHOR, "/library/{item}"),
+    ("library-video", LEARNER, "/library/{video_item}"),
     ("studio", AUTHOR, "/studio"),
     ("studio-item", AUTHOR, "/studio/items/{video_item}"),
     ("studio-courses", AUTHOR, "/studio/courses"),
@@ -442,6 +459,29 @@ def test_page_is_accessible_on_a_phone(
     problems += [f"small tap target: {t}" for t in page.evaluate(TAP_TARGETS_JS)]
     problems += axe_problems(page)
     assert not problems, "\n".join([path, *problems])
+
+
+@pytest.mark.parametrize("path", ["/library/{video_item}", "/lessons/{video_lesson}"])
+def test_video_offers_its_captions_and_transcript(roles: Roles, site: Site, path: str) -> None:
+    """Where the author supplied them (WCAG 1.2): the captions load as a text track of the
+    video, and the transcript is one tap away under the player, in Vietnamese."""
+    page = roles.page(LEARNER)
+    page.goto(path.format(**site.ids))
+    track = page.locator("video track[kind=captions]")
+    assert track.get_attribute("srclang") == "vi"
+    assert track.get_attribute("default") is not None
+    cues = page.evaluate(
+        """() => new Promise((resolve) => {
+            const t = document.querySelector("video track[kind=captions]");
+            t.track.mode = "hidden";  // load the cues without needing the video to play
+            const done = () => resolve([...t.track.cues].map((c) => c.text));
+            t.readyState === 2 ? done() : t.addEventListener("load", done);
+        })"""
+    )
+    assert cues == ["Nghị quyết 57 là gì?"]
+    transcript = page.locator("details", has_text="Bản ghi lời")
+    transcript.locator("summary").click()
+    assert "Bản ghi lời." in transcript.inner_text()
 
 
 def test_english_pages_say_so(roles: Roles, site: Site) -> None:
