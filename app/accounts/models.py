@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from app.core.collation import SORT_KEY_LENGTH, vi_name_key, vi_sort_key
@@ -40,13 +42,22 @@ PARENT_KIND: dict[OrgKind, OrgKind | None] = {
 }
 
 
-def _sort_name_column() -> Mapped[str]:
-    """A Vietnamese sort key (decision 10), compared byte by byte: COLLATE "C" on PostgreSQL,
-    SQLite's default BINARY. The '' server default only lets the migration add the column to
-    existing rows; the models set it whenever the name is set."""
+def _sort_name_column(source: str, key: Callable[[str], str]) -> Mapped[str]:
+    """A Vietnamese sort key (decision 10) of the ``source`` column, compared byte by byte:
+    COLLATE "C" on PostgreSQL, SQLite's default BINARY.
+
+    Objects keep it through their validator (below); the column default covers bulk INSERTs
+    that bypass it (the CSV import inserts plain rows). The '' server default only lets the
+    migration add the column to existing rows."""
+
+    def default(context: DefaultExecutionContext) -> str:
+        parameters = context.get_current_parameters()  # type: ignore[no-untyped-call]
+        return key(parameters[source])[:SORT_KEY_LENGTH]
+
     return mapped_column(
         String(SORT_KEY_LENGTH).with_variant(String(SORT_KEY_LENGTH, collation="C"), "postgresql"),
         index=True,
+        default=default,
         server_default="",
     )
 
@@ -63,7 +74,7 @@ class Organization(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     # vi_sort_key(name): order lists of organisations by this, never by name.
-    sort_name: Mapped[str] = _sort_name_column()
+    sort_name: Mapped[str] = _sort_name_column("name", vi_sort_key)
     kind: Mapped[str] = mapped_column(String(20))
     level: Mapped[str | None] = mapped_column(String(20))
     parent_id: Mapped[int | None] = mapped_column(
@@ -74,7 +85,7 @@ class Organization(Base):
     parent: Mapped[Organization | None] = relationship(remote_side=[id], lazy="joined")
 
     # Every write of the name goes through here (constructor and assignment alike), so the key
-    # cannot go stale. Bulk UPDATEs of name would bypass it: there are none.
+    # cannot go stale. Bulk UPDATEs of the name would bypass it: there are none.
     @validates("name")
     def _keep_sort_name(self, _key: str, name: str) -> str:
         self.sort_name = vi_sort_key(name)[:SORT_KEY_LENGTH]
@@ -89,7 +100,7 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(254), unique=True)
     full_name: Mapped[str] = mapped_column(String(200))
     # vi_name_key(full_name), given name first: order lists of people by this, never by full_name.
-    sort_name: Mapped[str] = _sort_name_column()
+    sort_name: Mapped[str] = _sort_name_column("full_name", vi_name_key)
     role: Mapped[str] = mapped_column(String(20), index=True)
     organization_id: Mapped[int] = mapped_column(
         ForeignKey("accounts_organization.id", ondelete="RESTRICT"), index=True

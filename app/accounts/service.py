@@ -98,7 +98,9 @@ def get_organization(session: Session, organization_id: int) -> Organization:
 
 
 def list_organizations(session: Session) -> list[Organization]:
-    return list(session.scalars(select(Organization).order_by(Organization.name)))
+    return list(
+        session.scalars(select(Organization).order_by(Organization.sort_name, Organization.id))
+    )
 
 
 def descendant_ids(session: Session, organization_id: int) -> list[int]:
@@ -372,7 +374,7 @@ def list_users(
         )
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     items = session.scalars(
-        query.order_by(User.full_name, User.id).limit(limit).offset(offset)
+        query.order_by(User.sort_name, User.id).limit(limit).offset(offset)
     ).all()
     return UserPage(items=list(items), total=total)
 

@@ -745,7 +745,9 @@ def course_learners(
         .where(Enrollment.course_id == course.id, scope)
     )
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.execute(query.order_by(User.full_name).limit(limit).offset(offset)).all()
+    rows = session.execute(
+        query.order_by(User.sort_name, User.id).limit(limit).offset(offset)
+    ).all()
     return [LearnerRow(u, e) for u, e in rows], total
 
 

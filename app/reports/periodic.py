@@ -63,6 +63,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from app.accounts import audit
 from app.accounts import service as accounts
 from app.accounts.models import Organization, OrgKind, Role, User
+from app.core.collation import vi_sort_key
 from app.core.db import Base, UTCDateTime, one_of, utcnow
 from app.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from app.core.faults import pause_point
@@ -709,7 +710,7 @@ def rollup(snapshots: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], d
         total_progress += float(snap_totals.get("average_progress") or 0) * int(
             snap_totals.get("enrolled") or 0
         )
-    ordered = sorted(rows.values(), key=lambda r: (str(r["label"]).casefold(), r["key"]))
+    ordered = sorted(rows.values(), key=lambda r: (vi_sort_key(str(r["label"])), r["key"]))
     return [_finish(r, progress[r["key"]]) for r in ordered], _finish(totals, total_progress)
 
 
@@ -734,7 +735,7 @@ def commune_overview(
     if commune_id is not None:
         scope = accounts.get_organization(session, commune_id)
         query = query.where(Organization.id.in_(accounts.descendant_ids(session, scope.id)))
-    schools = list(session.scalars(query.order_by(Organization.name, Organization.id)))
+    schools = list(session.scalars(query.order_by(Organization.sort_name, Organization.id)))
     reports: dict[int, list[PeriodicReport]] = {}
     if schools:
         for report in session.scalars(

@@ -71,7 +71,7 @@ def _schools(session: Session) -> list[Organization]:
         session.scalars(
             select(Organization)
             .where(Organization.kind == OrgKind.school.value)
-            .order_by(Organization.name, Organization.id)
+            .order_by(Organization.sort_name, Organization.id)
         )
     )
 
@@ -82,7 +82,7 @@ def _scopes(session: Session) -> list[Organization]:
         session.scalars(
             select(Organization)
             .where(Organization.kind != OrgKind.school.value)
-            .order_by(Organization.kind.desc(), Organization.name)
+            .order_by(Organization.kind.desc(), Organization.sort_name, Organization.id)
         )
     )
 

@@ -76,11 +76,11 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from app.accounts.models import Organization, OrgKind, Role, SchoolLevel, User
+from app.core.collation import vi_sort_key
 from app.core.db import UTCDateTime, utcnow
 from app.core.errors import InvalidInput, NotFound, PermissionDenied
 from app.core.i18n import N_
 from app.core.i18n import gettext as _
-from app.core.text import fold
 from app.lms.models import (
     Attempt,
     Course,
@@ -255,7 +255,8 @@ class _Scope:
 
 
 def _sort_key(name: str) -> tuple[str, str]:
-    return fold(name), name
+    """Vietnamese dictionary order (organisations, course titles), the name as a tie-break."""
+    return vi_sort_key(name), name
 
 
 def _load_orgs(session: Session) -> tuple[dict[int, _Org], list[_Org]]:
@@ -635,7 +636,14 @@ def _learner_query(
             score, and_(score.c.user_id == Enrollment.user_id, score.c.course_id == Course.id)
         )
         .where(*conds)
-        .order_by(Organization.name, User.full_name, User.id, Course.title, Course.id)
+        .order_by(
+            Organization.sort_name,
+            Organization.id,
+            User.sort_name,
+            User.id,
+            Course.title,
+            Course.id,
+        )
     )
     return query, conds
 

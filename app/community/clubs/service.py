@@ -37,6 +37,7 @@ from app.community.clubs.models import (
     Thread,
     ThreadRead,
 )
+from app.core.collation import vi_sort_key
 from app.core.db import insert_ignore, utcnow
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.i18n import format_number
@@ -424,7 +425,7 @@ def list_members(
     items = list(
         session.scalars(
             query.join(User, User.id == ClubMember.user_id)
-            .order_by(leaders_first, User.full_name, ClubMember.id)
+            .order_by(leaders_first, User.sort_name, ClubMember.id)
             .limit(limit)
             .offset(offset)
         )
@@ -891,7 +892,7 @@ def unread_summary(session: Session, user: User) -> list[ClubUnread]:
         ClubUnread(club_id, name, role, *counts.get(club_id, (0, 0)))
         for club_id, name, role in clubs
     ]
-    summary.sort(key=lambda s: (-s.unread_posts, s.name.lower(), s.club_id))
+    summary.sort(key=lambda s: (-s.unread_posts, vi_sort_key(s.name), s.club_id))
     return summary
 
 
@@ -955,7 +956,7 @@ def creatable_organizations(session: Session, actor: User) -> list[Organization]
             session.scalars(
                 select(Organization)
                 .where(Organization.kind.in_(["commune", "school"]))
-                .order_by(Organization.kind, Organization.name)
+                .order_by(Organization.kind, Organization.sort_name, Organization.id)
             )
         )
     org = session.get(Organization, actor.organization_id)

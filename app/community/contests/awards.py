@@ -183,6 +183,19 @@ def award_for_entry(
 # --- Reading ------------------------------------------------------------------------------
 
 
+# Newest first; awards of one decision (same date) by the recipient's name, Vietnamese order.
+_NEWEST_FIRST = (
+    Award.awarded_at.desc(),
+    func.coalesce(
+        select(User.sort_name).where(User.id == Award.user_id).scalar_subquery(),
+        select(Organization.sort_name)
+        .where(Organization.id == Award.organization_id)
+        .scalar_subquery(),
+    ),
+    Award.id.desc(),
+)
+
+
 def _visible(actor: User) -> Select[tuple[Award]]:
     query = select(Award)
     if actor.role == Role.admin:
@@ -244,9 +257,7 @@ def list_awards(
         matched = [a.id for a in candidates if all(t in _search_text(a) for t in terms)]
         query = select(Award).where(Award.id.in_(matched))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    items = session.scalars(
-        query.order_by(Award.awarded_at.desc(), Award.id.desc()).limit(limit).offset(offset)
-    )
+    items = session.scalars(query.order_by(*_NEWEST_FIRST).limit(limit).offset(offset))
     return list(items), total
 
 
@@ -257,11 +268,7 @@ def _search_text(award: Award) -> str:
 def awards_for_user(session: Session, user_id: int) -> list[Award]:
     """A person's awards, newest first (for profiles; the caller checks who may look)."""
     return list(
-        session.scalars(
-            select(Award)
-            .where(Award.user_id == user_id)
-            .order_by(Award.awarded_at.desc(), Award.id.desc())
-        )
+        session.scalars(select(Award).where(Award.user_id == user_id).order_by(*_NEWEST_FIRST))
     )
 
 
@@ -275,8 +282,4 @@ def awards_for_organization(
         if include_people
         else Award.organization_id == organization_id
     )
-    return list(
-        session.scalars(
-            select(Award).where(condition).order_by(Award.awarded_at.desc(), Award.id.desc())
-        )
-    )
+    return list(session.scalars(select(Award).where(condition).order_by(*_NEWEST_FIRST)))

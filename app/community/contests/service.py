@@ -311,8 +311,14 @@ def is_judge(session: Session, contest_id: int, user_id: int) -> bool:
 
 
 def list_judges(session: Session, contest_id: int) -> list[Judge]:
+    """The panel, by name (Vietnamese order, given name first)."""
     return list(
-        session.scalars(select(Judge).where(Judge.contest_id == contest_id).order_by(Judge.id))
+        session.scalars(
+            select(Judge)
+            .join(User, User.id == Judge.user_id)
+            .where(Judge.contest_id == contest_id)
+            .order_by(User.sort_name, Judge.id)
+        )
     )
 
 
@@ -574,6 +580,14 @@ def update_entry(
     return entry
 
 
+# Entries sharing a rank are listed by their submitter's name, as prize lists are read.
+_SUBMITTER_NAME = select(User.sort_name).where(User.id == Entry.submitted_by_id).scalar_subquery()
+
+
+def _result_order(entry: Entry) -> tuple[int, str, int]:
+    return entry.rank or 0, entry.submitted_by.sort_name, entry.id
+
+
 def list_entries(
     session: Session, actor: User, contest_id: int, *, limit: int = 50, offset: int = 0
 ) -> tuple[list[Entry], int]:
@@ -595,7 +609,7 @@ def list_entries(
         query = query.where(condition)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     order = (
-        (Entry.rank.asc(), Entry.id.asc())
+        (Entry.rank.asc(), _SUBMITTER_NAME, Entry.id.asc())
         if contest.results_published_at is not None
         else (Entry.created_at.asc(), Entry.id.asc())
     )
@@ -907,7 +921,7 @@ def publish_results(
     session.flush()
     created = 0
     if create_awards:
-        for entry in sorted(entries, key=lambda e: (e.rank or 0, e.id)):
+        for entry in sorted(entries, key=_result_order):
             if entry.prize is None:
                 continue
             for member in entry.members:
@@ -932,7 +946,7 @@ def publish_results(
         detail={"entries": len(entries), "awards": created},
     )
     session.flush()
-    return sorted(entries, key=lambda e: (e.rank or 0, e.id))
+    return sorted(entries, key=_result_order)
 
 
 def results(session: Session, actor: User, contest_id: int) -> list[Entry]:
@@ -942,7 +956,9 @@ def results(session: Session, actor: User, contest_id: int) -> list[Entry]:
         raise Conflict(_("The results of this contest are not published yet."))
     return list(
         session.scalars(
-            select(Entry).where(Entry.contest_id == contest.id).order_by(Entry.rank, Entry.id)
+            select(Entry)
+            .where(Entry.contest_id == contest.id)
+            .order_by(Entry.rank, _SUBMITTER_NAME, Entry.id)
         )
     )
 

@@ -1064,7 +1064,7 @@ def attendance_list(
     }
     users = {r.user_id: r.user for r in registrations.values()}
     users.update({a.user_id: a.user for a in attendances.values()})
-    ordered = sorted(users.values(), key=lambda u: (u.full_name.casefold(), u.id))
+    ordered = sorted(users.values(), key=lambda u: (u.sort_name, u.id))
     rows = [
         AttendeeRow(u, registrations.get(u.id), attendances.get(u.id))
         for u in ordered[offset : offset + limit]
