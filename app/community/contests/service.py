@@ -54,7 +54,7 @@ from app.community.contests.models import (
 )
 from app.core.db import utcnow
 from app.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from app.core.i18n import N_, format_datetime
+from app.core.i18n import N_, format_datetime, format_number
 from app.core.i18n import gettext as _
 from app.lcms.models import Blob
 
@@ -736,7 +736,7 @@ def score_entry(
         if not math.isfinite(value) or not 0 <= value <= criterion.max_score:
             raise InvalidInput(
                 _("The score for '{name}' must be between 0 and {max}.").format(
-                    name=criterion.name, max=_number(criterion.max_score)
+                    name=criterion.name, max=format_number(criterion.max_score)
                 )
             )
     review = session.scalar(
@@ -761,10 +761,6 @@ def score_entry(
             _("The scores were saved at the same moment elsewhere; try again.")
         ) from None
     return review
-
-
-def _number(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
 def my_review(session: Session, actor: User, entry_id: int) -> Review | None:
