@@ -11,6 +11,11 @@
    429, 5xx, an ended session (401) or an expired page token keep it for later: on the "online"
    event, every 15 s and on the next page load. Event ids make a replay harmless on the server.
 
+   The page-wide banner (static/js/net.js) hears how it goes through CustomEvents on document:
+   "hocso:net" {online} when a request fails on the network or gets an answer, and after every
+   flush "hocso:queue" {queued, sent, failed}, where sent counts the events delivered after
+   having waited (offline, refused for now, or left by an earlier visit).
+
    Every text shown comes from data-msg-* attributes rendered in the page's language. No inline
    script: the CSP allows scripts from 'self' only. */
 (function () {
@@ -228,8 +233,15 @@
     });
   }
 
+  function tell(name, detail) {
+    if (typeof window.CustomEvent === "function") {
+      document.dispatchEvent(new window.CustomEvent("hocso:" + name, { detail: detail }));
+    }
+  }
+
   var flushing = false;
   var flushAgain = false;
+  var waited = pendingCount() > 0; // left by an earlier visit: they have been waiting
 
   // Send every queued event of this user, oldest first; stop at the first one to retry.
   function flush() {
@@ -251,12 +263,16 @@
     flushing = true;
     setStatus("saving");
     var i = 0;
+    var sent = 0;
 
     function finish(state) {
       flushing = false;
       if (state) {
         setStatus(state);
       }
+      var failed = state !== "saved";
+      tell("queue", { queued: pendingCount(), sent: waited && !failed ? sent : 0, failed: failed });
+      waited = failed;
       if (flushAgain) {
         flushAgain = false;
         if (state === "saved") {
@@ -273,7 +289,9 @@
       var item = pending[i];
       send(item.lesson, item.ev).then(
         function (response) {
+          tell("net", { online: true });
           if (response.ok) {
+            sent += 1;
             removeEvent(item.key, item.ev.event_id);
             return readJson(response).then(function (data) {
               if (item.lesson === lessonId) {
@@ -302,6 +320,7 @@
           });
         },
         function () {
+          tell("net", { online: false });
           finish("offline"); // the network: kept for the next try
         }
       );

@@ -2,7 +2,9 @@
    Progressive enhancement of the plain upload form (#upload-form): without this script the
    form still posts (the CSRF token is in its action URL) and the server redirects back.
    Every text shown comes from the form's data-msg-* attributes, rendered in the page's
-   language. No inline script: the CSP allows scripts from 'self' only. */
+   language. The page-wide banner (net.js, which leaves this form to this script) hears of a
+   lost or working connection through a "hocso:net" {online} CustomEvent on document.
+   No inline script: the CSP allows scripts from 'self' only. */
 (function () {
   "use strict";
 
@@ -40,6 +42,12 @@
     if (step !== lastAnnounced) {
       lastAnnounced = step;
       setStatus(msg("progress").replace("{percent}", String(pct)), false);
+    }
+  }
+
+  function tell(online) {
+    if (typeof window.CustomEvent === "function") {
+      document.dispatchEvent(new window.CustomEvent("hocso:net", { detail: { online: online } }));
     }
   }
 
@@ -91,6 +99,7 @@
       }
     };
     xhr.onload = function () {
+      tell(true);
       if (xhr.status === 201) {
         var url = null;
         try {
@@ -111,6 +120,7 @@
       fail(errorDetail(xhr));
     };
     xhr.onerror = function () {
+      tell(false);
       fail(msg("network"));
     };
     xhr.onabort = function () {
