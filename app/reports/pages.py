@@ -342,7 +342,10 @@ def dashboard(
         scope_label=by_org.scope_label,
         school_scope=by_org.totals.kind == "school",
         org_title=org_title,
-        org_rows=_row_links(query, by_org, "/reports", schools=True),
+        org_table=[
+            (row.label, scoped, row)
+            for row, scoped, _drill in _row_links(query, by_org, "/reports", schools=True)
+        ],
         org_chart=bar_chart_svg(
             _bars(by_org.rows),
             title=_("{title}: completion rate (%)").format(title=org_title),
@@ -351,7 +354,10 @@ def dashboard(
             id_prefix="chart-organizations",
         ),
         course_title=course_title,
-        course_rows=_row_links(query, by_course, "/reports"),
+        course_table=[
+            (row.label, drill, row)
+            for row, _scoped, drill in _row_links(query, by_course, "/reports")
+        ],
         course_totals=by_course.totals,
         course_chart=bar_chart_svg(
             _bars(by_course.rows),
@@ -361,6 +367,7 @@ def dashboard(
             id_prefix="chart-courses",
         ),
         months=months,
+        months_table=[(label, None, {"count": count}) for label, count in months],
         months_total=sum(count for _label, count in months),
         months_chart=trend_chart_svg(
             months,
@@ -372,7 +379,7 @@ def dashboard(
         ),
         overdue=overdue,
         overdue_total=overdue_total,
-        community_rows=community_rows,
+        community_table=[(row.label, None, figures) for row, figures in community_rows],
         community_total=community_total,
         links={
             "completion": query.url("/reports/completion"),
