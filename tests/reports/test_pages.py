@@ -98,7 +98,8 @@ def test_admin_dashboard_shows_the_commune_with_the_service_figures(
 
     # Charts drawn on the server, each with its data table (caption, header scopes).
     assert page.count('role="img"') == 3
-    assert "<script" not in page
+    # No chart script: the only script is the site-wide net.js, as a file.
+    assert page.count("<script") == page.count('<script src="/static/js/net.') == 1
     assert page.count("<caption") >= 4
     assert 'scope="col"' in page
     assert 'scope="row"' in page
