@@ -28,6 +28,7 @@ from app.core.assets import HashedStaticFiles, manifest
 from app.core.compression import CompressionMiddleware
 from app.core.config import Settings, get_settings
 from app.core.db import make_engine, make_sessionmaker, session_scope, writer_engine
+from app.core.idempotency import IdempotencyMiddleware
 from app.core.openapi import document_errors
 from app.core.shedding import LoadSheddingMiddleware
 from app.core.storage import make_blob_store
@@ -104,6 +105,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ("community/clubs/_unread_panel.html", clubs_service.home_context),
     ]
 
+    # Innermost: a form sent again with its Idempotency-Key is answered from the stored answer
+    # (decision 12); a request refused by load shedding never touches the key table.
+    app.add_middleware(IdempotencyMiddleware, settings=settings)
     # Inside WebMiddleware (added before it): a refusal gets the locale and security headers.
     app.add_middleware(LoadSheddingMiddleware, max_inflight=settings.max_inflight)
     app.add_middleware(WebMiddleware, settings=settings, media_origin=store.media_origin())

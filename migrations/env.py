@@ -10,6 +10,7 @@ import app.accounts.models
 import app.community.clubs.models
 import app.community.contests.models
 import app.community.events.models
+import app.core.idempotency
 import app.lcms.models
 import app.lms.models
 import app.reports.periodic  # noqa: F401

@@ -11,7 +11,10 @@
      to sessionStorage while typing (not passwords, hidden fields or files) and restored until a
      submission succeeds. data-net="off" opts out; a form whose own script calls preventDefault
      (studio.js, player.js) is left to it. A chosen file adds a <progress> and, on failure, a
-     Retry that resends the same FormData.
+     Retry that resends the same FormData. Each submission carries an Idempotency-Key header,
+     the same when it is sent again unchanged (Retry, or the button after a failure), so the
+     server answers a copy whose first answer was lost with that answer (decision 12); editing
+     the form, another button or an answer from the server starts a new key.
    - a[data-net-export]: fetched as a blob so a failure can offer Retry; an error page, the
      sign-in page or a file over 50 MB goes to the browser instead. */
 (function () {
@@ -20,7 +23,8 @@
   if (window.hocsoNet || !window.XMLHttpRequest || !window.FormData || !window.JSON) {
     return;
   }
-  window.hocsoNet = true;
+  // studio.js takes its upload's Idempotency-Key from here.
+  window.hocsoNet = { newKey: newKey };
 
   var DRAFT = "hocso-draft:";
   var FLASH = "hocso-flash";
@@ -288,6 +292,7 @@
   function onEdit(event) {
     var form = event.target && event.target.form;
     if (isPost(form)) {
+      form.hocsoKey = null; // changed values: a new submission
       saveDraft(form);
     }
   }
@@ -295,6 +300,43 @@
   document.addEventListener("change", onEdit);
 
   // --- Sending forms ------------------------------------------------------------------------
+
+  // A UUID for the Idempotency-Key header. randomUUID needs a secure context (HTTPS or
+  // localhost): a school server on plain HTTP gets one from getRandomValues.
+  function newKey() {
+    var c = window.crypto;
+    if (c && c.randomUUID) {
+      return c.randomUUID();
+    }
+    var b = new Uint8Array(16);
+    if (c && c.getRandomValues) {
+      c.getRandomValues(b);
+    } else {
+      for (var i = 0; i < 16; i++) {
+        b[i] = Math.floor(Math.random() * 256);
+      }
+    }
+    b[6] = (b[6] & 0x0f) | 0x40; // version 4
+    b[8] = (b[8] & 0x3f) | 0x80; // variant 10
+    var hex = Array.prototype.map
+      .call(b, function (x) {
+        return (x + 256).toString(16).slice(1);
+      })
+      .join("");
+    return hex.replace(/^(.{8})(.{4})(.{4})(.{4})/, "$1-$2-$3-$4-");
+  }
+
+  // The same key for the same submission (form, address, button) until the form is edited or
+  // the server answers.
+  function keyFor(form, url, submitter) {
+    var button = submitter && submitter.name ? submitter.name + "=" + submitter.value : "";
+    var what = url + "\n" + button;
+    if (!form.hocsoKey || form.hocsoKeyFor !== what) {
+      form.hocsoKey = newKey();
+      form.hocsoKeyFor = what;
+    }
+    return form.hocsoKey;
+  }
 
   function busy(form, on) {
     if (on) {
@@ -412,6 +454,9 @@
     var xhr = new XMLHttpRequest();
     xhr.open("POST", req.url);
     xhr.setRequestHeader("Accept", "text/html,application/xhtml+xml");
+    if (req.key) {
+      xhr.setRequestHeader("Idempotency-Key", req.key);
+    }
     if (box) {
       box.hidden = false;
       box.hocsoStep = -1;
@@ -444,10 +489,14 @@
     var status = xhr.status;
     var url = xhr.responseURL || req.url;
     var html = /^text\/html/i.test(xhr.getResponseHeader("Content-Type") || "");
-    if (status === 502 || status === 503 || status === 504 || !html) {
-      fail(form, req, msg(status >= 500 ? "busy" : "failed")); // overloaded: keep the page
+    // 409 with Retry-After: the first copy of this submission is still being processed.
+    var pending = status === 409 && xhr.getResponseHeader("Retry-After");
+    if (status === 502 || status === 503 || status === 504 || pending || !html) {
+      // Overloaded, or not known to be done: keep the page, and the key for the next try.
+      fail(form, req, msg(status >= 500 || pending ? "busy" : "failed"));
       return;
     }
+    form.hocsoKey = null; // answered: sending again is a new submission
     var doc = new DOMParser().parseFromString(xhr.responseText, "text/html");
     // Sent, unless it ended on the sign-in page or with an error message: the draft has served.
     if (status < 400 && new URL(url).pathname !== "/login" && !doc.querySelector(".flash-error")) {
@@ -500,9 +549,11 @@
     });
     var multipart = attr("enctype").toLowerCase() === "multipart/form-data";
     var url = submitter && submitter.hasAttribute("formaction") ? submitter.formAction : form.action;
+    url = new URL(url, location.href).href.split("#")[0];
     saveDraft(form);
     send(form, {
-      url: new URL(url, location.href).href.split("#")[0],
+      url: url,
+      key: keyFor(form, url, submitter),
       body: multipart || !window.URLSearchParams ? data : new URLSearchParams(data),
       upload: files && multipart,
       submitter: submitter

@@ -4,6 +4,8 @@
    Every text shown comes from the form's data-msg-* attributes, rendered in the page's
    language. The page-wide banner (net.js, which leaves this form to this script) hears of a
    lost or working connection through a "hocso:net" {online} CustomEvent on document.
+   An upload carries an Idempotency-Key (from net.js), the same on Retry and on a new click until
+   the form changes, so a copy whose answer was lost is not stored twice (decision 12).
    No inline script: the CSP allows scripts from 'self' only. */
 (function () {
   "use strict";
@@ -20,6 +22,7 @@
   var percentText = document.getElementById("upload-percent");
   var status = document.getElementById("upload-status");
   var lastData = null; // the FormData of the last attempt: Retry resends the same file
+  var key = null; // this submission's Idempotency-Key, until the form changes or is answered
   var sending = false;
   var lastAnnounced = -1;
 
@@ -93,6 +96,9 @@
     xhr.open("POST", form.action);
     xhr.setRequestHeader("X-CSRF-Token", form.getAttribute("data-csrf") || "");
     xhr.setRequestHeader("Accept", "application/json");
+    if (key) {
+      xhr.setRequestHeader("Idempotency-Key", key);
+    }
     xhr.upload.onprogress = function (event) {
       if (event.lengthComputable && event.total > 0) {
         setPercent((event.loaded / event.total) * 100);
@@ -116,6 +122,9 @@
           window.location.reload();
         }
         return;
+      }
+      if (!(xhr.status === 409 && xhr.getResponseHeader("Retry-After")) && xhr.status < 502) {
+        key = null; // answered: sending again is a new upload (unless the first is in progress)
       }
       fail(errorDetail(xhr));
     };
@@ -141,8 +150,17 @@
       }
       return;
     }
+    if (!key && window.hocsoNet && window.hocsoNet.newKey) {
+      key = window.hocsoNet.newKey();
+    }
     send(new FormData(form));
   });
+
+  function changed() {
+    key = null;
+  }
+  form.addEventListener("input", changed);
+  form.addEventListener("change", changed);
 
   retry.addEventListener("click", function () {
     if (lastData) {
