@@ -29,6 +29,7 @@ from app.community.events import service as events
 from app.core.config import Settings
 from app.core.storage import BlobStore
 from app.lcms import service as lcms
+from app.lcms import tracks
 from app.lms import progress, quiz
 from app.lms import service as lms
 from app.lms.models import Enrollment
@@ -65,6 +66,9 @@ FIELDS: dict[str, str] = {
     "XSSB04": "content topic",
     "XSSB05": "version note",
     "XSSB06": "version filename",
+    "XSSB07": "video title",
+    "XSSB09": "transcript text",
+    "XSSB10": "caption and transcript label",
     "XSSC01": "course title",
     "XSSC02": "course description",
     "XSSC03": "module title",
@@ -99,7 +103,7 @@ FIELDS: dict[str, str] = {
     "XSSH03": "award decision number",
 }
 # Labels and numbers are short; file names lose everything up to the last slash.
-SHORT_FIELDS = {"XSSB03", "XSSB04", "XSSD02", "XSSB06", "XSSG07"}
+SHORT_FIELDS = {"XSSB03", "XSSB04", "XSSD02", "XSSB06", "XSSG07", "XSSB10"}
 MARKDOWN_POST = (
     "XSSF04 <script>alert(1)</script> <img src=x onerror=alert(1)>\n\n"
     "[link](javascript:alert(1)) [data](data:text/html;base64,PHNjcmlwdD4=) "
@@ -181,6 +185,37 @@ def build_attack_world(db: Session, settings: Settings, store: BlobStore) -> Att
         note=text_of("XSSB05"),
     )
     lcms.publish(db, author, item.id, version=1)
+    # A video with captions and a transcript whose label and words are hostile (the cue text,
+    # XSSB08, is only ever in the .vtt file, never in a page).
+    video = samples.mp4(4096)
+    video_item = lcms.create_item(db, author, title=text_of("XSSB07"), kind="video")
+    lcms.add_version(
+        db,
+        author,
+        video_item.id,
+        sha256=store_bytes(store, video),
+        size=len(video),
+        media_type="video/mp4",
+        filename="video.mp4",
+    )
+    track_ids = []
+    for kind, body in (
+        ("captions", f"WEBVTT\n\n00:00.000 --> 00:01.000\n{text_of('XSSB08')}\n"),
+        ("transcript", text_of("XSSB09")),
+    ):
+        prepared = tracks.prepare_track(
+            body.encode(), f"{kind}.txt", kind=kind, language="vi", label=text_of("XSSB10")
+        )
+        track = tracks.add_track(
+            db,
+            author,
+            video_item.id,
+            1,
+            prepared=prepared,
+            sha256=tracks.store_bytes(store, prepared.data),
+        )
+        track_ids.append(track.id)
+    lcms.publish(db, author, video_item.id, version=1)
 
     # A course with a content lesson and a quiz; the student has a graded attempt, an open
     # one and a certificate; the teacher is enrolled (the learners page lists both).
@@ -359,8 +394,9 @@ def build_attack_world(db: Session, settings: Settings, store: BlobStore) -> Att
     ids: dict[str, list[Any]] = {
         "organization_id": [school.id, commune.id],
         "user_id": [student.id, teacher.id, imported_user.id],
-        "item_id": [item.id],
+        "item_id": [item.id, video_item.id],
         "number": [1],
+        "track_id": track_ids,
         "course_id": [course.id],
         "module_id": [module.id],
         "lesson_id": [lesson.id, quiz_lesson.id, event_lesson.id],

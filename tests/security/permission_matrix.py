@@ -76,6 +76,7 @@ def _file(name: str, data: bytes, media_type: str) -> Files:
 
 PDF = _file("bai.pdf", samples.pdf(), "application/pdf")
 MP4 = _file("video.mp4", samples.mp4(2048), "video/mp4")
+VTT = _file("en.vtt", b"WEBVTT\n\n00:00.000 --> 00:01.000\nHello\n", "text/vtt")
 # A list or report filtered on the scope's school (school B, or A for the manager of A).
 ORG = Send(query=lambda i: {"organization_id": i["organization_id"]})
 
@@ -176,15 +177,24 @@ GET    /api/v1/content/{item_id}/versions                             401 200 20
 #   learners and managers see the published version only (DRAFT never in their answers)
 POST   /api/v1/content/{item_id}/versions                             401 403 403 403 403 403 201
 GET    /api/v1/content/{item_id}/versions/{number}/file               401 404 404 F   404 404 F
+#   captions of the draft version 2 (a copy of version 1's): authors and admins see them; only
+#   the owner (author_b, not in the table) and admins change them
+GET    /api/v1/content/{item_id}/versions/{number}/tracks             401 404 404 200 404 404 200
+POST   /api/v1/content/{item_id}/versions/{number}/tracks             401 403 403 403 403 403 201
+DELETE /api/v1/content/{item_id}/versions/{number}/tracks/{track_id}  401 403 403 403 403 403 204
+GET /api/v1/content/{item_id}/versions/{number}/tracks/{track_id}/file 401 404 404 200 404 404 200
 # Content library: pages -------------------------------------------------------------------------
 GET    /library                                                       L   200 200 200 200 200 200
 GET    /library/{item_id}                                             L   200 200 200 200 200 200
 GET    /library/{item_id}/versions/{number}/file                      L   404 404 F   404 404 F
+GET    /library/{item_id}/versions/{number}/tracks/{track_id}         L   404 404 200 404 404 200
 GET    /studio                                                        L   403 403 200 403 403 200
 POST   /studio/items                                                  L   403 403 R   403 403 R
 GET    /studio/items/{item_id}                                        L   403 403 200 403 403 200
 POST   /studio/items/{item_id}                                        L   403 403 403 403 403 R
 POST   /studio/items/{item_id}/versions                               L   403 403 403 403 403 R
+POST   /studio/items/{item_id}/tracks                                 L   403 403 403 403 403 R
+POST /studio/items/{item_id}/versions/{number}/tracks/{track_id}/delete   L   403 403 R!  403 403 R
 POST   /studio/items/{item_id}/publish                                L   403 403 R!  403 403 R
 #   author: another author's item, refused with a message on the studio page
 POST   /studio/items/{item_id}/archive                                L   403 403 R!  403 403 R
@@ -231,6 +241,7 @@ GET    /courses/{course_id}/certificate                               L   404 40
 GET    /lessons/{lesson_id}                                           L   R!  R!  200 R!  R!  200
 #   not enrolled: back to the course page, which says to enrol
 GET    /lessons/{lesson_id}/file                                      L   403 403 F   403 403 F
+GET    /lessons/{lesson_id}/tracks/{track_id}                         L   403 403 200 403 403 200
 POST   /lessons/{lesson_id}/progress                                  401 403 403 403 403 403 403
 POST   /lessons/{lesson_id}/done                                      L   R!  R!  R!  R!  R!  R!
 POST   /lessons/{lesson_id}/quiz                                      L   R!  R!  R!  R!  R!  R!
@@ -574,6 +585,10 @@ REQUESTS: dict[tuple[str, str], Send] = {
     ("POST", "/api/v1/content/{item_id}/versions"): Send(
         files=MP4,
     ),
+    ("POST", "/api/v1/content/{item_id}/versions/{number}/tracks"): Send(
+        form=lambda i: {"kind": "captions", "language": "en"},
+        files=VTT,
+    ),
     # --- Content library: pages -----------------------------------------------------------
     ("POST", "/studio/items"): Send(
         form=lambda i: {"title": "Tài liệu mới", "kind": "document"},
@@ -583,6 +598,13 @@ REQUESTS: dict[tuple[str, str], Send] = {
     ),
     ("POST", "/studio/items/{item_id}/versions"): Send(
         files=MP4,
+    ),
+    ("GET", "/lessons/{lesson_id}/tracks/{track_id}"): Send(
+        ids={"track_id": "published_track_id"},
+    ),
+    ("POST", "/studio/items/{item_id}/tracks"): Send(
+        form=lambda i: {"version": str(i["number"]), "kind": "captions", "language": "en"},
+        files=VTT,
     ),
     ("POST", "/studio/items/{item_id}/publish"): Send(
         form=lambda i: {"version": str(i["number"])},

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.accounts import auth
@@ -27,6 +28,8 @@ from app.core.config import Settings
 from app.core.security import csrf_token
 from app.core.storage import BlobStore
 from app.lcms import service as lcms
+from app.lcms import tracks
+from app.lcms.models import ContentVersion
 from app.lms import progress, quiz
 from app.lms import service as lms
 from app.lms.models import Enrollment
@@ -253,6 +256,17 @@ def build_matrix_world(db: Session, settings: Settings, store: BlobStore) -> Mat
     author_b = users["author_b"]
     # The library item: version 1 published, version 2 a draft.
     item = published_item(db, store, author_b, title="Video Ma Trận")
+    # Vietnamese captions on version 1; version 2 starts with a copy of them (a draft's track).
+    vtt = tracks.prepare_track(
+        b"WEBVTT\n\n00:00.000 --> 00:01.000\nXin chao\n",
+        "vi.vtt",
+        kind="captions",
+        language="vi",
+        label=None,
+    )
+    published_track = tracks.add_track(
+        db, author_b, item.id, 1, prepared=vtt, sha256=tracks.store_bytes(store, vtt.data)
+    )
     data = samples.mp4(4096)
     lcms.add_version(
         db,
@@ -264,6 +278,10 @@ def build_matrix_world(db: Session, settings: Settings, store: BlobStore) -> Mat
         filename="ban-moi.mp4",
         note=f"Bản nháp {DRAFT}",
     )
+    draft_version = db.scalars(
+        select(ContentVersion).where(ContentVersion.item_id == item.id, ContentVersion.number == 2)
+    ).one()
+    (draft_track,) = tracks.tracks_of_version(db, draft_version.id)
     course = lms.create_course(
         db, author_b, title="Khoá học Ma Trận", levels=["primary"], roles=["teacher", "student"]
     )
@@ -291,6 +309,8 @@ def build_matrix_world(db: Session, settings: Settings, store: BlobStore) -> Mat
     shared = {
         "item_id": item.id,
         "number": 2,
+        "track_id": draft_track.id,
+        "published_track_id": published_track.id,
         "course_id": course.id,
         "module_id": module.id,
         "lesson_id": video.id,
