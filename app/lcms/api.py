@@ -9,18 +9,17 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import ClientDisconnect
 
 from app.accounts.deps import ApiUser
 from app.accounts.models import SchoolLevel, User
 from app.core.config import Settings
 from app.core.db import SessionDep, SettingsDep
-from app.core.errors import BadRequest, InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from app.core.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
 from app.core.i18n import gettext as _
 from app.core.storage import BlobStore
 from app.core.web import streams_body
 from app.lcms import policy, service, tracks
-from app.lcms.deps import BlobStoreDep
+from app.lcms.deps import BlobStoreDep, receive_upload
 from app.lcms.files import (
     FILE_RESPONSES,
     TRACK_RESPONSES,
@@ -50,7 +49,6 @@ from app.lcms.schemas import (
     VersionPage,
 )
 from app.lcms.sniff import ACCEPTED, KIND_TYPES, allowed_for_kind, sniff_file
-from app.lcms.upload import receive_multipart
 from app.lcms.ziptools import check_upload as check_zip
 
 router = APIRouter(prefix="/api/v1", tags=["content"])
@@ -230,18 +228,7 @@ async def receive_version(
     no database snapshot or lock; the version is recorded in a short transaction at the end."""
     item = await run_in_threadpool(service.check_can_upload, session, user, item_id)
     kind = item.kind
-    await run_in_threadpool(session.commit)
-    length = request.headers.get("content-length")
-    try:
-        received = await receive_multipart(
-            request.stream(),
-            request.headers.get("content-type", ""),
-            store=store,
-            max_bytes=settings.max_upload_bytes,
-            content_length=int(length) if length and length.isdigit() else None,
-        )
-    except ClientDisconnect:
-        raise BadRequest(_("The upload was interrupted. Please try again.")) from None
+    received = await receive_upload(request, session, store, max_bytes=settings.max_upload_bytes)
     assert received.file is not None
     upload = received.file
     try:
@@ -380,18 +367,8 @@ async def receive_track(
         policy.require_owner(user, item)
     else:
         await run_in_threadpool(tracks.check_can_edit_tracks, session, user, item_id, number)
-    await run_in_threadpool(session.commit)
-    length = request.headers.get("content-length")
     try:
-        received = await receive_multipart(
-            request.stream(),
-            request.headers.get("content-type", ""),
-            store=store,
-            max_bytes=tracks.MAX_TRACK_BYTES,
-            content_length=int(length) if length and length.isdigit() else None,
-        )
-    except ClientDisconnect:
-        raise BadRequest(_("The upload was interrupted. Please try again.")) from None
+        received = await receive_upload(request, session, store, max_bytes=tracks.MAX_TRACK_BYTES)
     except PayloadTooLarge:
         raise tracks.too_large() from None
     assert received.file is not None

@@ -16,7 +16,6 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import ClientDisconnect
 
 from app.accounts.deps import ApiUser
 from app.accounts.models import User
@@ -48,16 +47,15 @@ from app.community.contests.schemas import (
 )
 from app.core.config import Settings
 from app.core.db import SessionDep, SettingsDep
-from app.core.errors import BadRequest, InvalidInput, UnsupportedMediaType
+from app.core.errors import InvalidInput, UnsupportedMediaType
 from app.core.i18n import gettext as _
 from app.core.storage import BlobStore
 from app.core.web import Limit, Offset, streams_body
 from app.lcms import service as lcms
-from app.lcms.deps import BlobStoreDep
+from app.lcms.deps import BlobStoreDep, receive_upload
 from app.lcms.files import FILE_RESPONSES, version_file_response
 from app.lcms.models import ContentVersion
 from app.lcms.sniff import ACCEPTED, sniff_file
-from app.lcms.upload import receive_multipart
 from app.lcms.ziptools import check_upload as check_zip
 
 router = APIRouter(prefix="/api/v1", tags=["contests"])
@@ -380,18 +378,7 @@ async def receive_entry_file(
     The request's transaction ends before the body is streamed (no lock held during a long
     upload); the deadline is checked before and again when the file is recorded."""
     await run_in_threadpool(service.check_can_edit_entry, session, user, entry_id)
-    await run_in_threadpool(session.commit)
-    length = request.headers.get("content-length")
-    try:
-        received = await receive_multipart(
-            request.stream(),
-            request.headers.get("content-type", ""),
-            store=store,
-            max_bytes=max_entry_bytes(settings),
-            content_length=int(length) if length and length.isdigit() else None,
-        )
-    except ClientDisconnect:
-        raise BadRequest(_("The upload was interrupted. Please try again.")) from None
+    received = await receive_upload(request, session, store, max_bytes=max_entry_bytes(settings))
     assert received.file is not None
     upload = received.file
     try:
