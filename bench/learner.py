@@ -2,8 +2,9 @@
 
 A published course of 10 modules × 10 content lessons (one small MP4 in the library), 50
 teachers enrolled, one bearer token each (signed in before anything is measured). The app runs
-under uvicorn (1 worker) in a subprocess, with a trivial JSON endpoint (``GET /bench/ping``,
-added in the subprocess, not in app code) as the same-run baseline. Each phase runs 50 virtual
+under uvicorn (1 worker, served as ``hocso serve`` serves it: uvloop and httptools, access log
+off) in a subprocess, with a trivial JSON endpoint (``GET /bench/ping``, added in the
+subprocess, not in app code) as the same-run baseline. Each phase runs 50 virtual
 users in a closed loop (no think time, keep-alive, each with its own token and connection):
 
 A. baseline: everyone requests ``GET /bench/ping`` (with the Authorization header too);
@@ -11,10 +12,12 @@ B. learners: each loops ``GET /api/v1/courses/{id}`` then ``POST /api/v1/lessons
    for a random lesson (new uuid4 ``event_id``, increasing percent), i.e. 1:1.
 
 Goals: learner p95 ≤ 2× ping p95 and learner throughput ≥ 0.25× ping throughput. Also printed:
-each request type on its own, the CPU used by the server and by the client in each phase (the
-client shares the machine: with httpx it needs about a core for the ping phase, so the ping
-figures partly measure the client; ``--client raw`` uses a minimal HTTP/1.1 client instead),
-one user's latencies alone, and SQL statements per request.
+each request type on its own, the CPU used by the server, by the client and by everything else
+on the machine in each phase (the client shares the machine: with httpx it needs about a core
+for the ping phase, so the ping figures partly measure the client; ``--client raw`` uses a
+minimal HTTP/1.1 client instead; "everything else" is the database server and, on a shared
+machine, other people's work, which the recorded row keeps), one user's latencies alone, and
+SQL statements per request.
 
 Run: ``.venv/bin/python bench/learner.py [--seconds 15] [--warmup 3] [--client httpx|raw]``;
 ``HOCSO_BENCH_DB=postgresql`` uses a throwaway PostgreSQL. Appends a row to docs/benchmarks.md
@@ -55,13 +58,23 @@ import sys
 import uvicorn
 from app.core.config import Settings
 from app.main import create_app
-app = create_app(Settings())
+settings = Settings()
+app = create_app(settings)
 
 @app.get("/bench/ping")
 def ping():
     return {"ok": True}
 
-uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
+# As `hocso serve` (app/cli.py) serves, with one worker: uvicorn's defaults pick uvloop and
+# httptools (uvicorn[standard]). Only the access log is off (hocso serve logs each request).
+uvicorn.run(
+    app,
+    host="127.0.0.1",
+    port=int(sys.argv[1]),
+    proxy_headers=True,
+    forwarded_allow_ips=settings.forwarded_allow_ips,
+    log_level="warning",
+)
 """
 
 MODULES = 10
@@ -301,6 +314,12 @@ class Phase:
         """Server CPU per measured request (ms)."""
         return self.server_cpu * 1000 / max(1, self.count)
 
+    def others(self, cores: int) -> float:
+        """CPU used by everything but the server and the client (the database server, other
+        people's processes), as a share of one core."""
+        busy = self.machine_busy * cores * self.seconds - self.server_cpu - self.client_cpu
+        return max(0.0, busy) / self.seconds
+
 
 def proc_cpu(pid: int) -> float:
     """User + system CPU seconds of a process (its threads included)."""
@@ -533,7 +552,6 @@ def main() -> None:
             f"p99 {phase.p(99, k):.1f} ms"
             for k, v in phase.samples.items()
         )
-        others = phase.machine_busy * cores * phase.seconds - phase.server_cpu - phase.client_cpu
         print(
             f"{phase.name}: {args.learners} users, {phase.seconds:g} s: {phase.rps:.0f} req/s, "
             f"p50 {phase.p(50):.1f} / p95 {phase.p(95):.1f} / p99 {phase.p(99):.1f} ms, "
@@ -541,7 +559,7 @@ def main() -> None:
             f"  CPU (share of one core): server {phase.server_cpu / phase.seconds:.0%} "
             f"({phase.server_ms:.2f} ms per request), client "
             f"{phase.client_cpu / phase.seconds:.0%}, everything else on the machine "
-            f"{max(0.0, others) / phase.seconds:.0%} (database server, other processes); "
+            f"{phase.others(cores):.0%} (database server, other processes); "
             f"machine {phase.machine_busy:.0%} busy of {cores} cores"
         )
     print(
@@ -561,7 +579,8 @@ def main() -> None:
         f"{learner.p(95, 'course'):.1f} ms | {learner.p(95, 'progress'):.1f} ms | "
         f"{p95_ratio:.2f} ({p95_verdict}) / {rps_ratio:.2f} ({rps_verdict}) | "
         f"{ping.n_errors} / {learner.n_errors} | "
-        f"{ping.server_ms:.2f} / {learner.server_ms:.1f} ms | {machine()} |"
+        f"{ping.server_ms:.2f} / {learner.server_ms:.1f} ms | {machine()}; everything else "
+        f"{ping.others(cores):.0%} / {learner.others(cores):.0%} of a core |"
     )
     out = ROOT / "docs" / "benchmarks.md"
     if args.no_record or not out.exists():

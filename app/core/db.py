@@ -289,6 +289,11 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     except BaseException:
         await anyio.to_thread.run_sync(_finish, session, False, limiter=_limiter())
         raise
+    if not session.in_transaction():
+        # Nothing to commit and no connection to give back (no database work, or a hot path
+        # that committed in its own thread): closing costs no I/O, so no thread hop either.
+        session.close()
+        return
     await anyio.to_thread.run_sync(_finish, session, True, limiter=_limiter())
 
 

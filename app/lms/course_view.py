@@ -10,34 +10,39 @@ document of the LMS. It has three parts with different lifetimes:
   against the database, so a cached outline is never stale, whichever worker edited it;
 - the *pins* — which content version each lesson shows, its item's title and whether a newer
   version was published — change when the library moves on, without touching the course: one
-  plain-column query per request;
-- the learner's enrolment and lesson progress: plain-column queries per request.
+  query per request; the lessons with their pins' fields are rebuilt only when its rows change;
+- the learner's enrolment and lesson progress: queries per request.
 
-Statements per request: the course row with the caller's enrolment, the pins, the progress
-(and, on a cache miss, four more to build the outline) — constant whatever the lesson count.
+The per-request statements run on the DBAPI cursor (``app.core.rawsql``, ADR 0012): the
+caller's row (a bearer token is checked with it) with the course's row, the caller's enrolment
+and lesson progress; then the pins (and, on a cache miss, four more through the ORM to build
+the outline) — constant whatever the lesson count.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session
 
-from app.accounts.models import User
-from app.core.db import utcnow
+from app.accounts import auth
+from app.accounts.auth import Principal
+from app.core import rawsql
+from app.core.db import UTCDateTime, utcnow
 from app.core.errors import NotFound
 from app.core.i18n import gettext as _
-from app.lcms import service as lcms
 from app.lms import policy, service
-from app.lms.models import Course, CourseStatus, Enrollment, Lesson, Module
-from app.lms.models import LessonProgress as Progress
+from app.lms.models import CourseStatus
 
-CACHE_SIZE = 256  # courses; an outline of 100 lessons is ~60 KB of dicts
+CACHE_SIZE = 256  # courses; 100 lessons take ~100 KB of dicts (outline and pinned lessons)
+
+
+Modules = list[tuple[dict[str, Any], list[dict[str, Any]]]]  # each module with its lessons
 
 
 @dataclass(frozen=True)
@@ -45,9 +50,12 @@ class Outline:
     """The learner-independent part of the course document, as JSON-ready dicts."""
 
     summary: dict[str, Any]
-    modules: list[tuple[dict[str, Any], list[dict[str, Any]]]]  # module, its lessons
+    modules: Modules
     version_ids: list[int]
     required: frozenset[int]  # ids of the required lessons
+    # The lessons with their pins' fields, for the last pins seen (the same for every learner
+    # until the library moves on), keyed by those pins' rows.
+    pinned: dict[tuple[rawsql.Row, ...], Modules] = field(default_factory=dict, compare=False)
 
 
 _cache: OrderedDict[tuple[int, str, datetime], Outline] = OrderedDict()
@@ -129,107 +137,182 @@ def clear_cache() -> None:
         _cache.clear()
 
 
-def _enrollment_doc(row: Any, course_id: int, title: str) -> dict[str, Any]:
-    overdue = row.completed_at is None and row.due_at is not None and row.due_at < utcnow()
+def _enrollment_doc(
+    course_id: int,
+    title: str,
+    status: str,
+    percent: int,
+    enrolled_at: datetime,
+    completed_at: datetime | None,
+    due_at: datetime | None,
+) -> dict[str, Any]:
     return {
         "course_id": course_id,
         "title": title,
-        "status": row.enrollment_status,
-        "progress_percent": row.progress_percent,
-        "enrolled_at": row.enrolled_at,
-        "completed_at": row.completed_at,
-        "due_at": row.due_at,
-        "overdue": overdue,
+        "status": status,
+        "progress_percent": percent,
+        "enrolled_at": enrolled_at,
+        "completed_at": completed_at,
+        "due_at": due_at,
+        "overdue": completed_at is None and due_at is not None and due_at < utcnow(),
     }
 
 
-# The per-request statements are built once (building a statement and its cache key costs
-# more than running it on this path).
-_HEAD = (
-    select(
-        Course.uuid,
-        Course.status,
-        Course.updated_at,
-        Enrollment.status.label("enrollment_status"),
-        Enrollment.progress_percent,
-        Enrollment.enrolled_at,
-        Enrollment.completed_at,
-        Enrollment.due_at,
+# The per-request statements run on the DBAPI cursor (app/core/rawsql.py): through
+# SQLAlchemy's execution path each cost several times the query itself. Two of them: the
+# course's row with the caller's enrolment and lesson progress (one row per lesson with
+# progress, at least one) and the caller's own row, so that a bearer token is checked in the
+# same round trip (auth.check_caller); then the pins.
+_TIME = UTCDateTime()
+_HEAD = rawsql.Query(
+    f"""SELECT {auth.CALLER_COLUMNS},
+        c.uuid, c.status, c.updated_at,
+        e.status, e.progress_percent, e.enrolled_at, e.completed_at, e.due_at,
+        p.lesson_id, p.status, p.percent, p.position_seconds, p.seconds_spent, p.completed_at,
+        p.content_version_id
+    FROM accounts_user u
+    LEFT JOIN lms_course c ON c.id = :course_id
+    LEFT JOIN lms_enrollment e ON e.course_id = c.id AND e.user_id = u.id
+    LEFT JOIN lms_lesson_progress p ON p.user_id = u.id AND e.id IS NOT NULL AND p.lesson_id IN (
+        SELECT l.id FROM lms_lesson l JOIN lms_module m ON m.id = l.module_id
+        WHERE m.course_id = :course_id
     )
-    .outerjoin(
-        Enrollment,
-        and_(Enrollment.course_id == Course.id, Enrollment.user_id == bindparam("user_id")),
-    )
-    .where(Course.id == bindparam("course_id"))
+    WHERE u.id = :user_id""",
+    results=(
+        *auth.CALLER_TYPES,
+        *(None, None, _TIME),
+        *(None, None, _TIME, _TIME, _TIME),
+        *(None, None, None, None, None, _TIME, None),
+    ),
 )
-_PROGRESS = (
-    select(
-        Progress.lesson_id,
-        Progress.status,
-        Progress.percent,
-        Progress.position_seconds,
-        Progress.seconds_spent,
-        Progress.completed_at,
-        Progress.content_version_id,
-    )
-    .join(Lesson, Lesson.id == Progress.lesson_id)
-    .join(Module, Module.id == Lesson.module_id)
-    .where(Progress.user_id == bindparam("user_id"), Module.course_id == bindparam("course_id"))
+_USER, _COURSE, _ENROLLMENT, _PROGRESS = slice(0, 4), slice(4, 7), slice(7, 12), slice(12, 19)
+# As lcms.pinned_versions, the columns a course page shows. The ids are one parameter (a JSON
+# array on SQLite, an array on PostgreSQL), so the text is the same whatever their number.
+_PINS_SQL = """SELECT v.id, v.number, i.title, v.media_type, v.size, p.number
+    FROM lcms_content_version v
+    JOIN lcms_content_item i ON i.id = v.item_id
+    LEFT JOIN lcms_content_version p ON p.id = i.published_version_id
+    WHERE v.id {ids}
+    ORDER BY v.id"""
+_PINS = rawsql.Query(
+    _PINS_SQL.format(ids="IN (SELECT value FROM json_each(:ids))"),
+    variants={"postgresql": _PINS_SQL.format(ids="= ANY(CAST(:ids AS INTEGER[]))")},
 )
 
 
-def course_document(session: Session, viewer: User, course_id: int) -> dict[str, Any]:
-    """The ``CourseOut`` document for ``viewer``, as plain data ready for JSON."""
-    head = session.execute(_HEAD, {"course_id": course_id, "user_id": viewer.id}).first()
-    if head is None:
-        raise NotFound(_("Course {id} does not exist.").format(id=course_id))
-    enrolled = head.enrollment_status is not None
-    # As policy.check_visible: authors, anyone for a published course, and its learners
-    # (even withdrawn ones) once it is archived.
-    if not (policy.is_author(viewer) or enrolled or head.status == CourseStatus.published):
-        raise NotFound(_("Course {id} does not exist.").format(id=course_id))
-    outline = cached_outline(session, course_id, head.uuid, head.updated_at)
-    pins = lcms.pinned_versions(session, outline.version_ids)
-    progress: dict[int, Any] = {}
-    if enrolled:
-        params = {"course_id": course_id, "user_id": viewer.id}
-        progress = {row.lesson_id: row for row in session.execute(_PROGRESS, params)}
-    numbers = {vid: pin.number for vid, pin in pins.items()}
-    # Versions learners completed before the author applied an update: one more query at most.
-    unseen = {r.content_version_id for r in progress.values()} - set(numbers) - {None}
-    if unseen:
-        numbers |= {vid: p.number for vid, p in lcms.pinned_versions(session, list(unseen)).items()}
-    modules = []
+def _pins(session: Session, version_ids: list[int]) -> list[rawsql.Row]:
+    """(version id, number, item title, media type, size, published number) by version id."""
+    if not version_ids:
+        return []
+    ids = sorted(set(version_ids))
+    param: Any = ids if session.get_bind().dialect.name == "postgresql" else json.dumps(ids)
+    return rawsql.rows(session, _PINS, ids=param)
+
+
+def _pinned_modules(outline: Outline, pins: list[rawsql.Row]) -> Modules:
+    """The outline's lessons with their pins' fields and no progress, built once per pins."""
+    key = tuple(pins)
+    found = outline.pinned.get(key)
+    if found is not None:
+        return found
+    by_version = {row[0]: row for row in pins}
+    modules: Modules = []
     for module, lessons in outline.modules:
         out = []
         for static in lessons:
             lesson = dict(static)
-            pin = pins.get(lesson.pop("content_version_id") or 0)
-            lesson["content_version"] = pin.number if pin else None
-            lesson["content_title"] = pin.item_title if pin else None
-            lesson["media_type"] = pin.media_type if pin else None
-            lesson["size"] = pin.size if pin else None
-            lesson["update_available"] = bool(
-                pin and pin.published_number is not None and pin.published_number != pin.number
-            )
-            record = progress.get(lesson["id"])
-            lesson["progress"] = (
-                {
-                    "status": record.status,
-                    "percent": record.percent,
-                    "position_seconds": record.position_seconds,
-                    "seconds_spent": record.seconds_spent,
-                    "completed_at": record.completed_at,
-                    "content_version": numbers.get(record.content_version_id or 0),
+            pin = by_version.get(lesson.pop("content_version_id") or 0)
+            if pin is None:
+                lesson |= _NO_PIN
+            else:
+                _vid, number, title, media_type, size, published = pin
+                lesson |= {
+                    "content_version": number,
+                    "content_title": title,
+                    "media_type": media_type,
+                    "size": size,
+                    "update_available": published is not None and published != number,
+                    "progress": None,
                 }
-                if record
-                else None
-            )
             out.append(lesson)
+        modules.append((module, out))
+    outline.pinned.clear()  # the previous pins are gone for good
+    outline.pinned[key] = modules
+    return modules
+
+
+def course_document(session: Session, viewer: Principal, course_id: int) -> dict[str, Any]:
+    """The ``CourseOut`` document for ``viewer``, as plain data ready for JSON. Parts of it are
+    shared with other requests' documents (cached): read it, never change it."""
+    rows = rawsql.rows(session, _HEAD, course_id=course_id, user_id=viewer.id)
+    return _document(session, viewer.role, course_id, rows)
+
+
+def course_document_for_token(
+    session: Session, claims: auth.Claims, course_id: int
+) -> dict[str, Any]:
+    """The same for the user of a verified bearer token, who is checked (401) before anything
+    else, with the row read in the document's first statement."""
+    rows = rawsql.rows(session, _HEAD, course_id=course_id, user_id=claims.user_id)
+    caller = auth.check_caller(claims, rows[0][_USER] if rows else None)
+    return _document(session, caller.role, course_id, rows)
+
+
+def _document(
+    session: Session, role: str, course_id: int, rows: list[rawsql.Row]
+) -> dict[str, Any]:
+    if not rows or rows[0][_COURSE][0] is None:
+        raise NotFound(_("Course {id} does not exist.").format(id=course_id))
+    uuid, status, updated_at = rows[0][_COURSE]
+    enrollment_status, *enrollment = rows[0][_ENROLLMENT]
+    enrolled = enrollment_status is not None
+    # As policy.check_visible: authors, anyone for a published course, and its learners
+    # (even withdrawn ones) once it is archived.
+    if not (role in policy.AUTHOR_ROLES or enrolled or status == CourseStatus.published):
+        raise NotFound(_("Course {id} does not exist.").format(id=course_id))
+    outline = cached_outline(session, course_id, uuid, updated_at)
+    pins = _pins(session, outline.version_ids)
+    first = _PROGRESS.start  # the lesson id: None in the one row of a learner without progress
+    progress = {row[first]: row[_PROGRESS] for row in rows if row[first] is not None}
+    numbers = {row[0]: row[1] for row in pins}
+    # Versions learners completed before the author applied an update: one more query at most.
+    unseen = {record[6] for record in progress.values()} - set(numbers) - {None}
+    if unseen:
+        numbers |= {row[0]: row[1] for row in _pins(session, list(unseen))}
+    modules = []
+    for module, lessons in _pinned_modules(outline, pins):
+        out = []
+        for lesson in lessons:
+            record = progress.get(lesson["id"])
+            if record is None:
+                out.append(lesson)
+                continue
+            _lid, state, percent, position, spent, completed_at, version_id = record
+            progress_doc = {
+                "status": state,
+                "percent": percent,
+                "position_seconds": position,
+                "seconds_spent": spent,
+                "completed_at": completed_at,
+                "content_version": numbers.get(version_id or 0),
+            }
+            out.append({**lesson, "progress": progress_doc})
         modules.append({**module, "lessons": out})
     summary = outline.summary
     return {
         **summary,
         "modules": modules,
-        "enrollment": _enrollment_doc(head, course_id, summary["title"]) if enrolled else None,
+        "enrollment": _enrollment_doc(course_id, summary["title"], enrollment_status, *enrollment)
+        if enrolled
+        else None,
     }
+
+
+_NO_PIN = {
+    "content_version": None,
+    "content_title": None,
+    "media_type": None,
+    "size": None,
+    "update_available": False,
+    "progress": None,
+}

@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from typing import cast
 
-from sqlalchemy import Row, Table, bindparam, func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
-from app.accounts import audit
+from app.accounts import audit, auth
+from app.accounts.auth import Principal
 from app.accounts.models import Role, User
-from app.core.db import UTCDateTime, insert_ignore, utcnow
+from app.core import rawsql
+from app.core.db import UTCDateTime, utcnow
 from app.core.errors import InvalidInput, NotFound, PermissionDenied
 from app.core.i18n import gettext as _
 from app.lms import service
@@ -31,7 +33,6 @@ from app.lms.models import (
     LessonKind,
     LessonProgress,
     Module,
-    ProgressEvent,
     ProgressStatus,
 )
 
@@ -72,56 +73,96 @@ def _get_progress(session: Session, user_id: int, lesson: Lesson) -> LessonProgr
     return progress
 
 
-# Statements of the hot path, built once (building them and their cache keys on every event
-# cost more than running them).
-_LESSON = (
-    select(
-        Lesson.id,
-        Lesson.kind,
-        Lesson.completion_threshold,
-        Lesson.content_version_id,
-        Module.course_id,
-    )
-    .join(Module, Module.id == Lesson.module_id)
-    .where(Lesson.id == bindparam("lesson_id"))
+# The hot path's statements run on the DBAPI cursor (app/core/rawsql.py): through SQLAlchemy's
+# execution path each cost several times the query itself.
+_TIME = UTCDateTime()
+# The caller's row (a bearer token is checked with it, auth.check_caller), the lesson, its
+# course and the learner's enrolment in one statement, with the enrolment's row lock on
+# PostgreSQL (on SQLite the writer already holds the database's write lock): events of one
+# learner in one course are applied one at a time, so the completion count never misses a
+# lesson completed concurrently.
+_LESSON_SQL = f"""SELECT {auth.CALLER_COLUMNS},
+        l.kind, l.completion_threshold, l.content_version_id, m.course_id,
+        e.id, e.status, e.progress_percent, e.completed_at
+    FROM accounts_user u
+    JOIN lms_lesson l ON l.id = :lesson_id
+    JOIN lms_module m ON m.id = l.module_id
+    JOIN lms_enrollment e ON e.course_id = m.course_id AND e.user_id = u.id
+    WHERE u.id = :user_id"""
+_LESSON = rawsql.Query(
+    _LESSON_SQL,
+    results=(*auth.CALLER_TYPES, None, None, None, None, None, None, None, _TIME),
+    variants={"postgresql": _LESSON_SQL + " FOR UPDATE OF e"},
 )
-_PROGRESS_ROW = select(
-    LessonProgress.id,
-    LessonProgress.status,
-    LessonProgress.percent,
-    LessonProgress.position_seconds,
-    LessonProgress.seconds_spent,
-).where(
-    LessonProgress.user_id == bindparam("user_id"),
-    LessonProgress.lesson_id == bindparam("lesson_id"),
+_LESSON_EXISTS = rawsql.Query("SELECT 1 FROM lms_lesson WHERE id = :lesson_id")
+_EVENT = rawsql.Query(
+    """INSERT INTO lms_progress_event (event_id, user_id, lesson_id, received_at)
+    VALUES (:event_id, :user_id, :lesson_id, :now)
+    ON CONFLICT DO NOTHING RETURNING 1""",
+    binds={"now": _TIME},
 )
-_progress = cast(Table, LessonProgress.__table__)
-# Core, not ORM-enabled: nothing in the session needs synchronising. completed_at and the
-# version are written only by the event that completes the lesson (NULL means "keep"). The
-# parameters are not named after columns: an execute() parameter named after a column would
-# replace that column's SET expression.
-_UPDATE_PROGRESS = (
-    update(_progress)
-    .where(_progress.c.id == bindparam("progress_id"))
-    .values(
-        percent=bindparam("new_percent"),
-        status=bindparam("new_status"),
-        position_seconds=bindparam("new_position_seconds"),
-        seconds_spent=bindparam("new_seconds_spent"),
-        updated_at=bindparam("new_updated_at", type_=UTCDateTime()),
-        completed_at=func.coalesce(
-            bindparam("new_completed_at", type_=UTCDateTime()), _progress.c.completed_at
-        ),
-        content_version_id=func.coalesce(
-            bindparam("new_content_version_id"), _progress.c.content_version_id
-        ),
-    )
+_PROGRESS_ROW = rawsql.Query(
+    """SELECT id, status, percent, position_seconds, seconds_spent
+    FROM lms_lesson_progress WHERE user_id = :user_id AND lesson_id = :lesson_id"""
+)
+_NEW_PROGRESS_ROW = rawsql.Query(
+    """INSERT INTO lms_lesson_progress (user_id, lesson_id, content_version_id, status,
+        percent, position_seconds, seconds_spent, updated_at)
+    VALUES (:user_id, :lesson_id, :version_id, 'not_started', 0, 0.0, 0.0, :now)
+    ON CONFLICT (user_id, lesson_id) DO NOTHING
+    RETURNING id, status, percent, position_seconds, seconds_spent""",
+    binds={"now": _TIME},
+)
+# completed_at and the version are written only by the event that completes the lesson (NULL
+# means "keep"): the evidence keeps the version the learner saw when they completed it.
+_UPDATE_PROGRESS = rawsql.Query(
+    """UPDATE lms_lesson_progress SET percent = :percent, status = :status,
+        position_seconds = :position_seconds, seconds_spent = :seconds_spent,
+        updated_at = :now, completed_at = COALESCE(:completed_at, completed_at),
+        content_version_id = COALESCE(:version_id, content_version_id)
+    WHERE id = :id""",
+    binds={"now": _TIME, "completed_at": _TIME},
+)
+# The course percent from the required lessons (as service.completion_counts and
+# service.percent: 100 when nothing is required, else rounded down), and the course completed
+# once (ADR 0006), in the statement that records the activity: completed_at is set only while
+# it is NULL, so the event whose statement set it (it returns this event's time) is the one.
+_UPDATE_ENROLLMENT = rawsql.Query(
+    """UPDATE lms_enrollment SET
+        progress_percent = CASE WHEN c.required = 0 THEN 100
+            ELSE (c.done * 100) / c.required END,
+        last_activity_at = :now,
+        completed_at = CASE
+            WHEN c.required > 0 AND c.done >= c.required AND lms_enrollment.completed_at IS NULL
+            THEN :now ELSE lms_enrollment.completed_at END,
+        status = CASE
+            WHEN c.required > 0 AND c.done >= c.required AND lms_enrollment.completed_at IS NULL
+            THEN 'completed' ELSE lms_enrollment.status END
+    FROM (
+        SELECT count(l.id) AS required, count(p.id) AS done
+        FROM lms_lesson l
+        JOIN lms_module m ON m.id = l.module_id
+        LEFT JOIN lms_lesson_progress p
+            ON p.lesson_id = l.id AND p.user_id = :user_id AND p.status = 'completed'
+        WHERE m.course_id = :course_id AND l.required
+    ) AS c
+    WHERE lms_enrollment.id = :id
+    RETURNING lms_enrollment.progress_percent, lms_enrollment.completed_at""",
+    binds={"now": _TIME},
+    results=(None, _TIME),
+)
+# Exactly one certificate per learner and course: the unique key decides between racers.
+_CERTIFICATE = rawsql.Query(
+    """INSERT INTO lms_certificate (code, user_id, course_id, issued_at)
+    VALUES (:code, :user_id, :course_id, :now)
+    ON CONFLICT (user_id, course_id) DO NOTHING""",
+    binds={"now": _TIME},
 )
 
 
 def record_progress(
     session: Session,
-    actor: User,
+    actor: Principal | auth.Claims,
     lesson_id: int,
     *,
     event_id: str,
@@ -130,12 +171,25 @@ def record_progress(
     position_seconds: float | None = None,
     seconds_spent: float | None = None,
 ) -> ProgressResult:
-    """Apply one progress event. The hottest write of the LMS (every few seconds per learner
-    watching a video): plain columns and single statements rather than loaded entities."""
-    lesson = session.execute(_LESSON, {"lesson_id": lesson_id}).first()
-    if lesson is None:
-        raise NotFound(_("Lesson {id} does not exist.").format(id=lesson_id))
-    enrollment = service.require_active_enrollment(session, actor, lesson.course_id, lock=True)
+    """Apply one progress event of ``actor``: a user, or the verified claims of a bearer token
+    (whose user is checked here, 401, before anything else). The hottest write of the LMS
+    (every few seconds per learner watching a video): plain statements on the session's
+    connection, no entities; five of them (one more for a learner's first event on a lesson)."""
+    token = actor if isinstance(actor, auth.Claims) else None
+    user_id = actor.user_id if isinstance(actor, auth.Claims) else actor.id
+    found = rawsql.first(session, _LESSON, lesson_id=lesson_id, user_id=user_id)
+    if found is None:
+        if token is not None:
+            auth.caller_from_claims(session, token)
+        if rawsql.first(session, _LESSON_EXISTS, lesson_id=lesson_id) is None:
+            raise NotFound(_("Lesson {id} does not exist.").format(id=lesson_id))
+        raise PermissionDenied(_("Enrol in this course first."))
+    if token is not None:
+        auth.check_caller(token, found[:4])
+    kind, threshold, version_id, course_id, enrollment_id, enrollment_status = found[4:10]
+    course_percent, course_completed_at = found[10:]
+    if enrollment_status == EnrollmentStatus.withdrawn:
+        raise PermissionDenied(_("Enrol in this course first."))
     if percent is not None and not 0 <= percent <= 100:
         raise InvalidInput(_("percent must be between 0 and 100."))
     if (seconds_spent is not None and not 0 <= seconds_spent <= MAX_SECONDS_PER_EVENT) or (
@@ -144,72 +198,81 @@ def record_progress(
         raise InvalidInput(_("Times cannot be negative or longer than six hours per event."))
     if status not in (None, ProgressStatus.in_progress, ProgressStatus.completed):
         raise InvalidInput(_("status must be 'in_progress' or 'completed'."))
-    if status == ProgressStatus.completed and lesson.kind != LessonKind.content:
+    if status == ProgressStatus.completed and kind != LessonKind.content:
         raise InvalidInput(_("Quiz and event lessons are completed by passing or attending."))
     now = utcnow()
-    fresh = insert_ignore(
-        session, ProgressEvent, event_id=event_id, user_id=actor.id, lesson_id=lesson.id
-    )
-    row = _progress_row(session, actor.id, lesson.id, lesson.content_version_id)
+    ids = {"user_id": user_id, "lesson_id": lesson_id}
+    fresh = rawsql.first(session, _EVENT, event_id=event_id, now=now, **ids) is not None
+    row = rawsql.first(session, _PROGRESS_ROW, **ids)
+    if row is None:
+        row = rawsql.first(session, _NEW_PROGRESS_ROW, version_id=version_id, now=now, **ids)
+        if row is None:  # inserted by a concurrent event after all
+            row = rawsql.first(session, _PROGRESS_ROW, **ids)
+    assert row is not None
+    progress_id, old_status, old_percent, old_position, old_seconds = row
     if not fresh:  # a replay: report, change nothing
         return ProgressResult(
-            row.status,
-            row.percent,
-            row.position_seconds,
-            enrollment.progress_percent,
-            enrollment.completed_at is not None,
+            old_status,
+            old_percent,
+            old_position,
+            course_percent,
+            course_completed_at is not None,
             replayed=True,
         )
-    new_percent = row.percent if percent is None else max(row.percent, percent)
-    new_position = row.position_seconds if position_seconds is None else position_seconds
+    new_percent = old_percent if percent is None else max(old_percent, percent)
+    new_position = old_position if position_seconds is None else position_seconds
     new_status = (
-        ProgressStatus.in_progress.value if row.status == ProgressStatus.not_started else row.status
+        ProgressStatus.in_progress.value if old_status == ProgressStatus.not_started else old_status
     )
-    values: dict[str, object] = {
-        "position_seconds": new_position,
-        "seconds_spent": row.seconds_spent + (seconds_spent or 0),
-        "updated_at": now,
-        "completed_at": None,  # unchanged unless this event completes the lesson
-        "content_version_id": None,
-    }
+    completed_at, completed_version = None, None  # unchanged unless this event completes it
     done = status == ProgressStatus.completed or (
-        lesson.kind == LessonKind.content and new_percent >= lesson.completion_threshold
+        kind == LessonKind.content and new_percent >= threshold
     )
-    if done and row.status != ProgressStatus.completed:
+    if done and old_status != ProgressStatus.completed:
         new_status = ProgressStatus.completed.value
-        if lesson.kind == LessonKind.content:
-            new_percent = max(new_percent, lesson.completion_threshold)
-        # The evidence keeps the version the learner saw when they completed it.
-        values |= {"completed_at": now, "content_version_id": lesson.content_version_id}
-    values |= {"percent": new_percent, "status": new_status}
-    params = {f"new_{name}": value for name, value in values.items()}
-    session.execute(_UPDATE_PROGRESS, {"progress_id": row.id, **params})
-    course_percent, completed = refresh_course(session, actor, lesson.course_id, enrollment)
-    return ProgressResult(new_status, new_percent, new_position, course_percent, completed)
-
-
-def _progress_row(
-    session: Session, user_id: int, lesson_id: int, version_id: int | None
-) -> Row[tuple[int, str, int, float, float]]:
-    """The learner's progress on a lesson as plain columns, created on first use."""
-    params = {"user_id": user_id, "lesson_id": lesson_id}
-    row = session.execute(_PROGRESS_ROW, params).first()
-    if row is None:
-        # A concurrent first event of the same learner may insert it first: either way it exists.
-        insert_ignore(
+        if kind == LessonKind.content:
+            new_percent = max(new_percent, threshold)
+        completed_at, completed_version = now, version_id
+    rawsql.run(
+        session,
+        _UPDATE_PROGRESS,
+        id=progress_id,
+        percent=new_percent,
+        status=new_status,
+        position_seconds=new_position,
+        seconds_spent=old_seconds + (seconds_spent or 0),
+        now=now,
+        completed_at=completed_at,
+        version_id=completed_version,
+    )
+    updated = rawsql.first(
+        session,
+        _UPDATE_ENROLLMENT,
+        id=enrollment_id,
+        user_id=user_id,
+        course_id=course_id,
+        now=now,
+    )
+    assert updated is not None
+    course_percent, course_completed_at = updated
+    if course_completed_at == now:  # completed by this very statement
+        rawsql.run(
             session,
-            LessonProgress,
+            _CERTIFICATE,
+            code=new_certificate_code(),
             user_id=user_id,
-            lesson_id=lesson_id,
-            content_version_id=version_id,
-            status=ProgressStatus.not_started.value,
-            percent=0,
-            position_seconds=0.0,
-            seconds_spent=0.0,
-            updated_at=utcnow(),
+            course_id=course_id,
+            now=now,
         )
-        row = session.execute(_PROGRESS_ROW, params).one()
-    return row
+    # Objects of these rows the session may hold (a page that loaded them first) are stale.
+    if session.identity_map:
+        for model, key in ((Enrollment, enrollment_id), (LessonProgress, progress_id)):
+            held = session.identity_map.get(identity_key(model, key))
+            if held is not None:
+                session.expire(held)
+    return ProgressResult(
+        new_status, new_percent, new_position, course_percent, course_completed_at is not None
+    )
 
 
 def complete_event_lesson(session: Session, user_id: int, lesson_id: int) -> bool:
