@@ -2,7 +2,7 @@
 
 SQLAlchemy's execution path (ORM or Core: the compiled-statement cache lookup, the execution
 context, the result object) costs 60–90 µs per statement on SQLite where the query itself takes
-5–10 µs; the learner endpoints run five to seven statements per request (ADR 0012). A ``Query``
+5–10 µs; the learner endpoints run five to seven statements per request (ADR 0013). A ``Query``
 is one statement written once in SQL with ``:name`` parameters, rewritten into the dialect's
 parameter style on first use. Values are converted by the same SQLAlchemy types the ORM uses
 (UTC timestamps stored as text on SQLite, booleans), so what is read and written here is what

@@ -164,7 +164,7 @@ def get_course(course_id: int, session: SessionDep, claims: ApiClaims) -> Respon
     # The hot path of every learner: plain rows and a cached outline, serialised by orjson
     # straight to bytes (the document has CourseOut's shape; the OpenAPI schema says so). The
     # token's user is checked (in the document's first statement), the document read and the
-    # transaction ended in this one thread (ADR 0012): a hop between threads cost as much as
+    # transaction ended in this one thread (ADR 0013): a hop between threads cost as much as
     # a query.
     document = course_view.course_document_for_token(session, claims, course_id)
     session.commit()

@@ -13,7 +13,7 @@ document of the LMS. It has three parts with different lifetimes:
   query per request; the lessons with their pins' fields are rebuilt only when its rows change;
 - the learner's enrolment and lesson progress: queries per request.
 
-The per-request statements run on the DBAPI cursor (``app.core.rawsql``, ADR 0012): the
+The per-request statements run on the DBAPI cursor (``app.core.rawsql``, ADR 0013): the
 caller's row (a bearer token is checked with it) with the course's row, the caller's enrolment
 and lesson progress; then the pins (and, on a cache miss, four more through the ORM to build
 the outline) — constant whatever the lesson count.
