@@ -304,6 +304,21 @@ def begin_write(session: Session) -> None:
         session.connection(execution_options={SQLITE_IMMEDIATE: True})
 
 
+def begin_autocommit_read(session: Session) -> None:
+    """Run the session's next statements without a transaction on PostgreSQL: each read is its
+    own snapshot, and BEGIN and COMMIT — two round trips — are not sent. For read-only work that
+    needs no snapshot across its statements (the learner's course page). SQLite's BEGIN costs no
+    round trip, so it is left alone; so is a session already in a transaction or bound to a
+    connection (the tests' rolled-back one)."""
+    bind = session.get_bind()
+    if (
+        bind.dialect.name == "postgresql"
+        and isinstance(bind, Engine)
+        and not session.in_transaction()
+    ):
+        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
+
 def get_settings_dep(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings

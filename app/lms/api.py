@@ -15,7 +15,7 @@ from app.accounts import auth
 from app.accounts.deps import ApiClaims, ApiUser
 from app.accounts.models import Organization, SchoolLevel, User
 from app.accounts.schemas import LineErrorOut
-from app.core.db import SessionDep, utcnow
+from app.core.db import SessionDep, begin_autocommit_read, utcnow
 from app.core.errors import InvalidInput, NotFound, PayloadTooLarge
 from app.core.i18n import gettext as _
 from app.lcms.files import FILE_RESPONSES, serve_version
@@ -166,6 +166,7 @@ def get_course(course_id: int, session: SessionDep, claims: ApiClaims) -> Respon
     # token's user is checked (in the document's first statement), the document read and the
     # transaction ended in this one thread (ADR 0013): a hop between threads cost as much as
     # a query.
+    begin_autocommit_read(session)  # PostgreSQL: no BEGIN/COMMIT round trips for this read
     document = course_view.course_document_for_token(session, claims, course_id)
     session.commit()
     return Response(orjson.dumps(document, option=orjson.OPT_UTC_Z), media_type="application/json")

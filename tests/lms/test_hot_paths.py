@@ -4,6 +4,7 @@ answers as the entities give, the bearer checks of every other endpoint, the sam
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -13,7 +14,7 @@ import anyio.to_thread
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import event, select
+from sqlalchemy import Engine, event, select
 from sqlalchemy.orm import Session
 
 from app.accounts import auth
@@ -318,9 +319,54 @@ def test_a_session_its_handler_ended_is_closed_without_a_thread_hop(
             await sessions.__anext__()
         return session
 
-    ended = anyio.run(serve, True)
+    # anyio.run in a thread of its own: the browser tests' Playwright keeps an event loop
+    # running in the main thread for the rest of the run.
+    with ThreadPoolExecutor(1) as pool:
+        ended = pool.submit(anyio.run, serve, True).result()
     assert hops == []
     assert not ended.in_transaction()
-    left = anyio.run(serve, False)
+    with ThreadPoolExecutor(1) as pool:
+        left = pool.submit(anyio.run, serve, False).result()
     assert len(hops) == 1  # commit and close on a thread of their own
     assert not left.in_transaction()
+
+
+def test_the_course_page_reads_without_a_transaction_on_postgresql(
+    live_client: TestClient, committed: Engine, settings: Settings
+) -> None:
+    """PostgreSQL: the page's reads run in autocommit (no BEGIN/COMMIT round trips), and the
+    connection goes back to the pool as an ordinary transactional one. SQLite: untouched."""
+    store = live_client.app.state.blob_store  # type: ignore[attr-defined]
+    with Session(committed, expire_on_commit=False) as setup:
+        world = build_world(setup, settings, store)
+        service.enroll_self(setup, world.teacher, world.course.id)
+        setup.commit()
+        teacher_email, course_id = world.teacher.email, world.course.id
+    headers = token_for(live_client, teacher_email)
+    seen: list[tuple[str, bool]] = []
+
+    def after_execute(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        raw = conn.connection.driver_connection
+        in_transaction = (
+            raw.info.transaction_status != 0  # psycopg: 0 = IDLE, no transaction open
+            if committed.dialect.name == "postgresql"
+            else raw.in_transaction
+        )
+        seen.append((statement.split()[0].upper(), in_transaction))
+
+    engine: Engine = live_client.app.state.engine  # type: ignore[attr-defined]
+    event.listen(engine, "after_cursor_execute", after_execute)
+    try:
+        response = live_client.get(f"/api/v1/courses/{course_id}", headers=headers)
+    finally:
+        event.remove(engine, "after_cursor_execute", after_execute)
+    assert response.status_code == 200, response.text
+    assert response.json()["enrollment"]["status"] == "active"
+    reads = [in_tx for verb, in_tx in seen if verb in ("SELECT", "WITH")]
+    assert reads, seen
+    if committed.dialect.name == "postgresql":
+        assert not any(reads), seen  # each read its own snapshot: no transaction was begun
+        with engine.connect() as conn:  # the pool hands out transactional connections again
+            assert conn.connection.driver_connection.autocommit is False
+    else:
+        assert all(reads), seen  # SQLite's BEGIN is free: the page reads in one snapshot
