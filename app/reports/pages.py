@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 from app.accounts import service as accounts
 from app.accounts.deps import PageUser
 from app.accounts.models import Role, SchoolLevel, User
+from app.core.collation import vi_sort_key
 from app.core.db import SessionDep, utcnow
 from app.core.errors import InvalidInput, NotFound
 from app.core.forms import parse_day, parse_id
@@ -206,13 +207,11 @@ def _org_choices(session: Session) -> list[OrgChoice]:
 
 
 def _courses(session: Session) -> list[tuple[int, str]]:
-    """Courses that can have figures (published or archived), by title."""
+    """Courses that can have figures (published or archived), by title in Vietnamese order."""
     rows = session.execute(
-        select(Course.id, Course.title)
-        .where(Course.status.in_(COUNTED_COURSES))
-        .order_by(Course.title, Course.id)
+        select(Course.id, Course.title).where(Course.status.in_(COUNTED_COURSES))
     ).all()
-    return [(r.id, r.title) for r in rows]
+    return [(r.id, r.title) for r in sorted(rows, key=lambda r: (vi_sort_key(r.title), r.id))]
 
 
 def _form_context(session: Session, user: User, query: PageQuery) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from app.community.events import service as events
 from app.core import i18n
 from app.core.collation import vi_name_key, vi_sort_key
 from app.core.config import Settings
+from app.lms.models import Lesson, Module
 from app.reports import periodic
 from tests.factories import PASSWORD, make_org, make_user
 from tests.reports.test_completion import add_course, enrol
@@ -507,3 +508,35 @@ def test_the_migration_fills_in_keys_of_existing_rows(
             }
     finally:
         engine.dispose()
+
+
+# --- lists of titles that are not paginated ---------------------------------------------------
+
+COURSE_TITLES = [
+    "An toàn mạng",
+    "Bài giảng số",
+    "Dạy học STEM",
+    "Đổi mới sáng tạo",
+    "Em yêu khoa học",
+    "Ôn tập cuối kỳ",
+    "Ứng dụng AI",
+]
+
+
+def test_report_course_choices_and_linkable_event_lessons_in_vietnamese_order(
+    db: Session, world: World
+) -> None:
+    from app.reports.pages import _courses
+
+    courses = {}
+    for title in scrambled(COURSE_TITLES):
+        course, _lessons = add_course(db, world.admin, title, quizzes=0)
+        courses[title] = course
+        module_id = db.scalar(select(Module.id).where(Module.course_id == course.id))
+        db.add(Lesson(module_id=module_id, title="Hội thảo", kind="event"))
+    db.flush()
+    assert [title for _id, title in _courses(db)] == COURSE_TITLES
+    linkable = events.linkable_lessons(db, world.admin)
+    assert [title for _lesson, title in linkable] == COURSE_TITLES
+    # Binary order would put "Em" before "Đổi" (E < U+0110) and "Ôn" before them both.
+    assert sorted(COURSE_TITLES) != COURSE_TITLES

@@ -42,6 +42,7 @@ from app.community.events.models import (
     Registration,
     RegistrationStatus,
 )
+from app.core.collation import vi_sort_key
 from app.core.config import Settings
 from app.core.db import utcnow
 from app.core.errors import (
@@ -1099,7 +1100,9 @@ def linkable_lessons(session: Session, actor: User) -> list[tuple[LmsLesson, str
     )
     if actor.role != Role.admin:
         query = query.where(Course.owner_id == actor.id)
-    return [(lesson, title) for lesson, title in session.execute(query.limit(200)).tuples()]
+    found = [(lesson, title) for lesson, title in session.execute(query.limit(200)).tuples()]
+    # Courses in Vietnamese order (the sort is stable: lessons keep their order in a course).
+    return sorted(found, key=lambda pair: vi_sort_key(pair[1]))
 
 
 def lesson_title(session: Session, lesson_id: int) -> tuple[str, str, int] | None:
