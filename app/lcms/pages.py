@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.accounts.deps import CSRFChecked, PageUser
 from app.accounts.models import SchoolLevel, User
+from app.core.config import Settings
 from app.core.db import SessionDep, SettingsDep
 from app.core.errors import AppError, CSRFFailed
 from app.core.i18n import gettext as _
@@ -445,6 +446,30 @@ def _wants_json(request: Request) -> bool:
     return "application/json" in request.headers.get("accept", "")
 
 
+def _streamed_form_csrf(request: Request, settings: Settings) -> CSRFFailed | None:
+    """The CSRF check of a streamed studio form: its token comes in a header (studio.js) or the
+    query string, because reading the body to find it would parse the whole upload."""
+    token = request.headers.get("x-csrf-token") or request.query_params.get(CSRF_FIELD)
+    if csrf_valid(settings, request.cookies.get(CSRF_COOKIE), token):
+        return None
+    return CSRFFailed(_("The form has expired or did not come from this site. Please try again."))
+
+
+async def _studio_form_error(
+    request: Request, session: Session, user: User, item_id: int, exc: AppError, field: str
+) -> Response:
+    """A refused studio upload: the item's studio page again, the error beside the form named by
+    ``field``; the error page for someone without a studio page for this item."""
+    await run_in_threadpool(session.rollback)
+    if not policy.is_author(user) or exc.status_code == 404:
+        raise exc
+    return await run_in_threadpool(
+        lambda: _render_item(
+            request, session, user, item_id, status_code=exc.status_code, **{field: exc.detail}
+        )
+    )
+
+
 @router.post("/studio/items/{item_id}/versions")
 @streams_body
 async def studio_upload(
@@ -458,11 +483,8 @@ async def studio_upload(
     """The upload, streamed to storage. No ``CSRFChecked``: that would parse the whole body.
     JSON for studio.js (``Accept: application/json``); a redirect for a plain form post."""
     wants_json = _wants_json(request)
-    token = request.headers.get("x-csrf-token") or request.query_params.get(CSRF_FIELD)
-    if not csrf_valid(settings, request.cookies.get(CSRF_COOKIE), token):
-        error = CSRFFailed(
-            _("The form has expired or did not come from this site. Please try again.")
-        )
+    error = _streamed_form_csrf(request, settings)
+    if error is not None:
         if wants_json:
             return JSONResponse(error.payload(), status_code=error.status_code)
         raise error
@@ -470,22 +492,10 @@ async def studio_upload(
         policy.require_author(user)
         version = await receive_version(request, session, settings, store, user, item_id)
     except AppError as exc:
-        await run_in_threadpool(session.rollback)
         if wants_json:
+            await run_in_threadpool(session.rollback)
             return JSONResponse(exc.payload(), status_code=exc.status_code)
-        if not policy.is_author(user) or exc.status_code == 404:
-            raise  # the error page: there is no studio page to show this user
-        error_status, error_detail = exc.status_code, exc.detail
-        return await run_in_threadpool(
-            lambda: _render_item(
-                request,
-                session,
-                user,
-                item_id,
-                status_code=error_status,
-                upload_error=error_detail,
-            )
-        )
+        return await _studio_form_error(request, session, user, item_id, exc, "upload_error")
     message = _("Version {n} uploaded.").format(n=version.number)
     if wants_json:
         response = JSONResponse(
@@ -569,29 +579,14 @@ async def studio_add_track(
 ) -> Response:
     """Add a track to the version chosen in the form (multipart, at most 1 MB). Like the
     version upload, the CSRF token comes in the query string, not the body."""
-    token = request.headers.get("x-csrf-token") or request.query_params.get(CSRF_FIELD)
-    if not csrf_valid(settings, request.cookies.get(CSRF_COOKIE), token):
-        raise CSRFFailed(
-            _("The form has expired or did not come from this site. Please try again.")
-        )
+    error = _streamed_form_csrf(request, settings)
+    if error is not None:
+        raise error
     try:
         policy.require_author(user)
         track, number = await receive_track(request, session, store, user, item_id)
     except AppError as exc:
-        await run_in_threadpool(session.rollback)
-        if not policy.is_author(user) or exc.status_code == 404:
-            raise  # the error page: there is no studio page to show this user
-        error_status, error_detail = exc.status_code, exc.detail
-        return await run_in_threadpool(
-            lambda: _render_item(
-                request,
-                session,
-                user,
-                item_id,
-                status_code=error_status,
-                track_error=error_detail,
-            )
-        )
+        return await _studio_form_error(request, session, user, item_id, exc, "track_error")
     message = _("“{label}” added to version {n}.").format(label=track.label, n=number)
     return redirect(request, f"/studio/items/{item_id}", message=message)
 
