@@ -30,6 +30,7 @@ from app.core.config import Settings, get_settings
 from app.core.db import make_engine, make_sessionmaker, session_scope, writer_engine
 from app.core.idempotency import IdempotencyMiddleware
 from app.core.openapi import document_errors
+from app.core.routing import guard_included_routers
 from app.core.shedding import LoadSheddingMiddleware
 from app.core.storage import make_blob_store
 from app.core.web import STATIC_DIR, WebMiddleware, install_error_handlers
@@ -170,4 +171,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"status": "ok" if ok else "down", **parts}, status_code=200 if ok else 503
         )
 
+    guard_included_routers(app)  # last: every router is included by now
     return app
