@@ -184,6 +184,7 @@ _HEAD = rawsql.Query(
         *(None, None, _TIME, _TIME, _TIME),
         *(None, None, None, None, None, _TIME, None),
     ),
+    shared=12,  # the caller, the course and the enrolment: the same beside each progress row
 )
 _USER, _COURSE, _ENROLLMENT, _PROGRESS = slice(0, 4), slice(4, 7), slice(7, 12), slice(12, 19)
 # As lcms.pinned_versions, the columns a course page shows. The ids are one parameter (a JSON

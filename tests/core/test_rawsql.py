@@ -50,6 +50,41 @@ def test_values_are_the_ones_the_orm_reads_and_writes(db: Session, settings: Set
     assert rawsql.rows(db, _USER, id=-1) == []
 
 
+def test_shared_leading_columns_are_converted_once(db: Session, settings: Settings) -> None:
+    """A one-row join beside each row of a list: its columns are converted in the first row
+    and reused; the other columns of every row are converted each; NULL stays None."""
+    at = datetime(2026, 3, 1, 1, 2, 3, tzinfo=UTC)
+    users = [make_user(db, settings, password=None) for _ in range(3)]
+    users[0].last_login_at = at
+    users[1].last_login_at = at + timedelta(days=1)
+    db.flush()
+    sql = """SELECT h.last_login_at, u.id, u.last_login_at
+        FROM accounts_user u JOIN accounts_user h ON h.id = :head
+        WHERE u.id IN (:a, :b, :c) ORDER BY u.id"""
+    ids = {"head": users[0].id, "a": users[0].id, "b": users[1].id, "c": users[2].id}
+    calls: list[object] = []
+    time_type = UTCDateTime()
+    original = time_type.process_result_value
+
+    def counted(value: datetime | None, dialect: object) -> datetime | None:
+        calls.append(value)
+        return original(value, dialect)  # type: ignore[arg-type]
+
+    time_type.process_result_value = counted  # type: ignore[method-assign]
+    each = rawsql.Query(sql, results=(time_type, None, time_type))
+    once = rawsql.Query(sql, results=(time_type, None, time_type), shared=1)
+    expected = [
+        (at, users[0].id, at),
+        (at, users[1].id, at + timedelta(days=1)),
+        (at, users[2].id, None),
+    ]
+    assert rawsql.rows(db, each, **ids) == expected
+    assert len(calls) == 5  # three shared cells and two times: the NULL is not converted
+    calls.clear()
+    assert rawsql.rows(db, once, **ids) == expected
+    assert len(calls) == 3  # the shared cell once, then the two times
+
+
 def test_pending_orm_changes_are_seen(db: Session) -> None:
     db.add(Organization(name="Trường chưa ghi", kind="commune"))  # not flushed yet
     query = rawsql.Query("SELECT count(*) FROM accounts_organization WHERE name = :name")
