@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -47,6 +48,9 @@ SQLITE_IMMEDIATE = "hocso_sqlite_immediate"
 # serves as much (one GIL) and answers those in milliseconds.
 DB_CONCURRENCY = 8
 BUSY_TIMEOUT_SECONDS = 10  # how long a SQLite writer waits for the write lock before "busy"
+# A pooled PostgreSQL connection given back less than this long ago is handed out again without
+# the pre-ping's round trip (see _ping_when_idle).
+PING_AFTER_IDLE_SECONDS = 1.0
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -202,8 +206,35 @@ def make_engine(settings: Settings) -> Engine:
             pool_timeout=30,
             connect_args={"connect_timeout": 5},
         )
+        _ping_when_idle(engine)
     event.listen(engine, "before_cursor_execute", _refuse_nul)
     return engine
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """The pool's pre-ping (a ``SELECT 1`` round trip on every checkout) only for connections
+    that sat idle for ``PING_AFTER_IDLE_SECONDS`` or more. Those are the ones a database restart,
+    an idle timeout or a dropped link may have killed unnoticed; a connection given back a
+    moment ago by a request that ran statements on it is alive, and under load every checkout
+    is one of those (the ping was one round trip in four of a course page). If one has died in
+    the meantime after all, its first statement fails as a disconnect: SQLAlchemy invalidates
+    the whole pool, and the next checkouts reconnect, as after a failed ping."""
+    returned: WeakKeyDictionary[Any, float] = WeakKeyDictionary()
+    dialect = engine.dialect
+    ping = dialect.do_ping
+
+    def do_ping(dbapi_connection: Any) -> bool:
+        at = returned.pop(dbapi_connection, None)
+        if at is not None and time.monotonic() - at < PING_AFTER_IDLE_SECONDS:
+            return True
+        return ping(dbapi_connection)
+
+    def checked_in(dbapi_connection: Any, _record: Any) -> None:
+        if dbapi_connection is not None:  # None when the connection was invalidated
+            returned[dbapi_connection] = time.monotonic()
+
+    dialect.do_ping = do_ping  # type: ignore[method-assign]  # this engine's dialect only
+    event.listen(engine, "checkin", checked_in)
 
 
 class NulInText(ValueError):

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import func, select, text
+from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
 
 from app.core.config import Settings
 from app.core.db import SQLITE_IMMEDIATE, insert_ignore, make_engine, sqlite_write_lock
@@ -93,3 +96,56 @@ def test_insert_ignore_reports_whether_it_inserted(
     assert insert_ignore(db, ProgressEvent, **event) is True
     assert insert_ignore(db, ProgressEvent, **event) is False  # the same key: nothing happens
     assert db.scalar(select(func.count()).select_from(ProgressEvent)) == 1
+
+
+@pytest.mark.skipif(
+    os.environ.get("HOCSO_TEST_DB") != "postgresql",
+    reason="the pre-ping is PostgreSQL's (HOCSO_TEST_DB=postgresql)",
+)
+def test_pooled_connections_are_pinged_only_after_sitting_idle(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
+
+    from app.core import db
+
+    pings: list[object] = []
+    original = PGDialect_psycopg.do_ping
+
+    def counted(self: Any, dbapi_connection: Any) -> bool:
+        pings.append(dbapi_connection)
+        return bool(original(self, dbapi_connection))  # type: ignore[no-untyped-call]
+
+    monkeypatch.setattr(PGDialect_psycopg, "do_ping", counted)
+    engine = make_engine(settings)
+    assert engine.pool.size() >= 1  # type: ignore[attr-defined]
+
+    def backend() -> int:
+        with engine.connect() as conn:
+            return int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+    def kill(pid: int) -> None:
+        with create_engine(settings.database_url, poolclass=NullPool).connect() as other:
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            other.commit()
+
+    try:
+        pid = backend()  # a new connection: SQLAlchemy never pings one
+        assert backend() == pid  # the same connection, given back a moment ago: no ping
+        assert pings == []
+        monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 0.0)  # now it counts as idle
+        assert backend() == pid
+        assert len(pings) == 1
+        # Killed while idle: the ping notices and the pool replaces it before any statement.
+        kill(pid)
+        replaced = backend()
+        assert replaced != pid
+        # Killed a moment after a request gave it back (no ping): that request's statement
+        # fails as a disconnect, the pool is invalidated and the next checkout reconnects.
+        monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 3600.0)
+        kill(replaced)
+        with pytest.raises(OperationalError):
+            backend()
+        assert backend() not in (pid, replaced)
+    finally:
+        engine.dispose()

@@ -699,7 +699,8 @@ def test_postgresql_restart_under_load_fails_fast_and_recovers(
     PostgreSQL is stopped (fast shutdown: every session is ended) and started again. While it is
     down every request is a 503 with Retry-After, answered while it is still down (nothing waits
     for it to come back), each connection attempt bounded by the connect timeout; once it is
-    back the same app process serves again (pool_pre_ping replaces the dead connections)."""
+    back the same app process serves again (the pool replaces the dead connections: the first
+    disconnect invalidates it, and idle connections are pinged)."""
     postgres = server_for(settings.database_url)
     assert postgres is not None, "not the throwaway PostgreSQL of this run"
     engine: Engine = app.state.engine
