@@ -82,7 +82,7 @@ _TIME = UTCDateTime()
 # learner in one course are applied one at a time, so the completion count never misses a
 # lesson completed concurrently.
 _LESSON_SQL = f"""SELECT {auth.CALLER_COLUMNS},
-        l.kind, l.completion_threshold, l.content_version_id, m.course_id,
+        l.kind, l.completion_threshold, l.content_version_id, l.required, m.course_id,
         e.id, e.status, e.progress_percent, e.completed_at
     FROM accounts_user u
     JOIN lms_lesson l ON l.id = :lesson_id
@@ -91,19 +91,28 @@ _LESSON_SQL = f"""SELECT {auth.CALLER_COLUMNS},
     WHERE u.id = :user_id"""
 _LESSON = rawsql.Query(
     _LESSON_SQL,
-    results=(*auth.CALLER_TYPES, None, None, None, None, None, None, None, _TIME),
+    results=(*auth.CALLER_TYPES, None, None, None, None, None, None, None, None, _TIME),
     variants={"postgresql": _LESSON_SQL + " FOR UPDATE OF e"},
 )
 _LESSON_EXISTS = rawsql.Query("SELECT 1 FROM lms_lesson WHERE id = :lesson_id")
-_EVENT = rawsql.Query(
-    """INSERT INTO lms_progress_event (event_id, user_id, lesson_id, received_at)
+_EVENT_SQL = """INSERT INTO lms_progress_event (event_id, user_id, lesson_id, received_at)
     VALUES (:event_id, :user_id, :lesson_id, :now)
-    ON CONFLICT DO NOTHING RETURNING 1""",
+    ON CONFLICT DO NOTHING RETURNING 1"""
+_PROGRESS_COLUMNS = "p.id, p.status, p.percent, p.position_seconds, p.seconds_spent"
+_PROGRESS_SQL = f"""SELECT {_PROGRESS_COLUMNS}
+    FROM lms_lesson_progress p WHERE p.user_id = :user_id AND p.lesson_id = :lesson_id"""
+_EVENT = rawsql.Query(_EVENT_SQL, binds={"now": _TIME})
+_PROGRESS_ROW = rawsql.Query(_PROGRESS_SQL)
+# PostgreSQL: the event and the learner's progress row in one round trip (SQLite, in process,
+# has no round trip to save, nor INSERT in WITH). One row always: whether the event is new,
+# then the progress row's columns (NULL when there is none yet). It runs after the enrolment's
+# row lock, so it reads what the learner's previous event committed.
+_EVENT_AND_PROGRESS = rawsql.Query(
+    f"""WITH event AS ({_EVENT_SQL})
+    SELECT (SELECT count(*) FROM event), {_PROGRESS_COLUMNS}
+    FROM (SELECT 1) AS one
+    LEFT JOIN lms_lesson_progress p ON p.user_id = :user_id AND p.lesson_id = :lesson_id""",
     binds={"now": _TIME},
-)
-_PROGRESS_ROW = rawsql.Query(
-    """SELECT id, status, percent, position_seconds, seconds_spent
-    FROM lms_lesson_progress WHERE user_id = :user_id AND lesson_id = :lesson_id"""
 )
 _NEW_PROGRESS_ROW = rawsql.Query(
     """INSERT INTO lms_lesson_progress (user_id, lesson_id, content_version_id, status,
@@ -115,20 +124,20 @@ _NEW_PROGRESS_ROW = rawsql.Query(
 )
 # completed_at and the version are written only by the event that completes the lesson (NULL
 # means "keep"): the evidence keeps the version the learner saw when they completed it.
-_UPDATE_PROGRESS = rawsql.Query(
-    """UPDATE lms_lesson_progress SET percent = :percent, status = :status,
+_UPDATE_PROGRESS_SQL = """UPDATE lms_lesson_progress SET percent = :percent, status = :status,
         position_seconds = :position_seconds, seconds_spent = :seconds_spent,
         updated_at = :now, completed_at = COALESCE(:completed_at, completed_at),
         content_version_id = COALESCE(:version_id, content_version_id)
-    WHERE id = :id""",
-    binds={"now": _TIME, "completed_at": _TIME},
-)
+    WHERE id = :progress_id"""
+_UPDATE_PROGRESS = rawsql.Query(_UPDATE_PROGRESS_SQL, binds={"now": _TIME, "completed_at": _TIME})
 # The course percent from the required lessons (as service.completion_counts and
 # service.percent: 100 when nothing is required, else rounded down), and the course completed
 # once (ADR 0006), in the statement that records the activity: completed_at is set only while
 # it is NULL, so the event whose statement set it (it returns this event's time) is the one.
-_UPDATE_ENROLLMENT = rawsql.Query(
-    """UPDATE lms_enrollment SET
+# It runs before the lesson's own row is updated (on PostgreSQL in the same statement, whose
+# parts all read the rows as they were before it), so the count reads the lesson's previous
+# state and ``newly_done`` adds the lesson this event completes (1 for a required one, else 0).
+_UPDATE_ENROLLMENT_SQL = """UPDATE lms_enrollment SET
         progress_percent = CASE WHEN c.required = 0 THEN 100
             ELSE (c.done * 100) / c.required END,
         last_activity_at = :now,
@@ -139,7 +148,7 @@ _UPDATE_ENROLLMENT = rawsql.Query(
             WHEN c.required > 0 AND c.done >= c.required AND lms_enrollment.completed_at IS NULL
             THEN 'completed' ELSE lms_enrollment.status END
     FROM (
-        SELECT count(l.id) AS required, count(p.id) AS done
+        SELECT count(l.id) AS required, count(p.id) + :newly_done AS done
         FROM lms_lesson l
         JOIN lms_module m ON m.id = l.module_id
         LEFT JOIN lms_lesson_progress p
@@ -147,10 +156,16 @@ _UPDATE_ENROLLMENT = rawsql.Query(
         WHERE m.course_id = :course_id AND l.required
     ) AS c
     WHERE lms_enrollment.id = :id
-    RETURNING lms_enrollment.progress_percent, lms_enrollment.completed_at""",
-    binds={"now": _TIME},
+    RETURNING lms_enrollment.progress_percent, lms_enrollment.completed_at"""
+# PostgreSQL: the lesson's row and the enrolment's in one round trip; SQLite: the enrolment's
+# only (_UPDATE_PROGRESS follows).
+_UPDATE_ENROLLMENT = rawsql.Query(
+    _UPDATE_ENROLLMENT_SQL,
+    binds={"now": _TIME, "completed_at": _TIME},
     results=(None, _TIME),
+    variants={"postgresql": f"WITH lesson AS ({_UPDATE_PROGRESS_SQL}) {_UPDATE_ENROLLMENT_SQL}"},
 )
+_MERGED = "postgresql"  # the dialect whose statements above are merged
 # Exactly one certificate per learner and course: the unique key decides between racers.
 _CERTIFICATE = rawsql.Query(
     """INSERT INTO lms_certificate (code, user_id, course_id, issued_at)
@@ -174,7 +189,8 @@ def record_progress(
     """Apply one progress event of ``actor``: a user, or the verified claims of a bearer token
     (whose user is checked here, 401, before anything else). The hottest write of the LMS
     (every few seconds per learner watching a video): plain statements on the session's
-    connection, no entities; five of them (one more for a learner's first event on a lesson)."""
+    connection, no entities; five of them on SQLite, three on PostgreSQL where pairs are merged
+    to save round trips (one more for a learner's first event on a lesson)."""
     token = actor if isinstance(actor, auth.Claims) else None
     user_id = actor.user_id if isinstance(actor, auth.Claims) else actor.id
     found = rawsql.first(session, _LESSON, lesson_id=lesson_id, user_id=user_id)
@@ -186,8 +202,8 @@ def record_progress(
         raise PermissionDenied(_("Enrol in this course first."))
     if token is not None:
         auth.check_caller(token, found[:4])
-    kind, threshold, version_id, course_id, enrollment_id, enrollment_status = found[4:10]
-    course_percent, course_completed_at = found[10:]
+    kind, threshold, version_id, required, course_id, enrollment_id, enrollment_status = found[4:11]
+    course_percent, course_completed_at = found[11:]
     if enrollment_status == EnrollmentStatus.withdrawn:
         raise PermissionDenied(_("Enrol in this course first."))
     if percent is not None and not 0 <= percent <= 100:
@@ -202,8 +218,14 @@ def record_progress(
         raise InvalidInput(_("Quiz and event lessons are completed by passing or attending."))
     now = utcnow()
     ids = {"user_id": user_id, "lesson_id": lesson_id}
-    fresh = rawsql.first(session, _EVENT, event_id=event_id, now=now, **ids) is not None
-    row = rawsql.first(session, _PROGRESS_ROW, **ids)
+    merged = session.get_bind().dialect.name == _MERGED
+    if merged:
+        both = rawsql.first(session, _EVENT_AND_PROGRESS, event_id=event_id, now=now, **ids)
+        assert both is not None
+        fresh, row = both[0] > 0, (both[1:] if both[1] is not None else None)
+    else:
+        fresh = rawsql.first(session, _EVENT, event_id=event_id, now=now, **ids) is not None
+        row = rawsql.first(session, _PROGRESS_ROW, **ids)
     if row is None:
         row = rawsql.first(session, _NEW_PROGRESS_ROW, version_id=version_id, now=now, **ids)
         if row is None:  # inserted by a concurrent event after all
@@ -228,32 +250,35 @@ def record_progress(
     done = status == ProgressStatus.completed or (
         kind == LessonKind.content and new_percent >= threshold
     )
+    newly_done = 0
     if done and old_status != ProgressStatus.completed:
         new_status = ProgressStatus.completed.value
         if kind == LessonKind.content:
             new_percent = max(new_percent, threshold)
         completed_at, completed_version = now, version_id
-    rawsql.run(
-        session,
-        _UPDATE_PROGRESS,
-        id=progress_id,
-        percent=new_percent,
-        status=new_status,
-        position_seconds=new_position,
-        seconds_spent=old_seconds + (seconds_spent or 0),
-        now=now,
-        completed_at=completed_at,
-        version_id=completed_version,
-    )
+        newly_done = 1 if required else 0
+    lesson_values = {
+        "progress_id": progress_id,
+        "percent": new_percent,
+        "status": new_status,
+        "position_seconds": new_position,
+        "seconds_spent": old_seconds + (seconds_spent or 0),
+        "now": now,
+        "completed_at": completed_at,
+        "version_id": completed_version,
+    }
     updated = rawsql.first(
         session,
         _UPDATE_ENROLLMENT,
         id=enrollment_id,
         user_id=user_id,
         course_id=course_id,
-        now=now,
+        newly_done=newly_done,
+        **lesson_values,
     )
     assert updated is not None
+    if not merged:
+        rawsql.run(session, _UPDATE_PROGRESS, **lesson_values)
     course_percent, course_completed_at = updated
     if course_completed_at == now:  # completed by this very statement
         rawsql.run(

@@ -278,7 +278,11 @@ def test_statements_do_not_grow_with_the_course(
             db, world.author, module.id, title=f"Bài {i}", kind="content", content_id=world.item.id
         )
     assert count() == small
-    assert small <= 6, small
+    # The lesson with the caller and the enrolment (locked), the event with the progress row,
+    # and the progress and enrolment updates: merged pairwise on PostgreSQL, where each
+    # statement is a round trip.
+    merged = db.get_bind().dialect.name == "postgresql"
+    assert small == (3 if merged else 5), small
 
 
 def test_the_schema_of_the_hot_endpoints_is_unchanged(app: FastAPI) -> None:
