@@ -90,6 +90,20 @@ def test_security_headers_on_pages_and_api(client: TestClient) -> None:
     assert "unsafe-inline" not in csp
 
 
+def test_the_csrf_seed_cookie_goes_to_browsers_not_to_api_clients(client: TestClient) -> None:
+    # A page's first visit gets the seed its forms are bound to.
+    client.cookies.clear()
+    page = client.get("/login")
+    assert "hocso_csrf" in page.cookies
+    # An API client (a bearer token, no cookies) is not handed a cookie it never sends back:
+    # nothing under /api renders a form, errors included.
+    client.cookies.clear()
+    for path in ("/api/v1/me", "/api/v1/nope", "/api/v1/courses/0"):
+        response = client.get(path)
+        assert response.status_code in (401, 404)
+        assert "set-cookie" not in response.headers, path
+
+
 def test_docs_and_openapi_are_served_without_a_cdn(client: TestClient) -> None:
     docs = client.get("/docs")
     assert docs.status_code == 200
