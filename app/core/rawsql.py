@@ -37,11 +37,7 @@ class Query:
     """One statement: SQL with ``:name`` parameters (``variants`` replace it on a dialect, by
     name), the types of the parameters and result columns that need a conversion (by name and
     by position; the others pass as the driver takes and returns them; NULL is None whatever
-    the type).
-
-    ``shared``: how many leading columns hold the same values in every row (a one-row join
-    repeated beside each row of a list, to save a round trip): ``rows`` converts them in the
-    first row only and gives every row those converted values."""
+    the type)."""
 
     def __init__(
         self,
@@ -50,13 +46,11 @@ class Query:
         binds: Mapping[str, TypeEngine[Any]] | None = None,
         results: Sequence[TypeEngine[Any] | None] = (),
         variants: Mapping[str, str] | None = None,
-        shared: int = 0,
     ) -> None:
         self.sql = sql
         self.binds = dict(binds or {})
         self.results = tuple(results)
         self.variants = dict(variants or {})
-        self.shared = shared
         self._compiled: dict[str, _Compiled] = {}
         self._lock = threading.Lock()
 
@@ -93,9 +87,6 @@ class _Compiled:
             and (processor := type_.dialect_impl(dialect).result_processor(dialect, None))
             is not None
         ]
-        self.shared = query.shared
-        # The converters of the columns after the shared ones, for the rows after the first.
-        self.rest = [(i, p) for i, p in self.results if i >= self.shared]
 
     def params(self, values: dict[str, Any]) -> dict[str, Any]:
         for name, processor in self.binds:
@@ -103,25 +94,10 @@ class _Compiled:
         return values
 
     def row(self, row: Row) -> Row:
-        return self._convert(row, self.results)
-
-    def rows(self, fetched: Sequence[Row]) -> list[Row]:
         if not self.results:
-            return [tuple(row) for row in fetched]
-        if not self.shared or len(fetched) < 2:
-            return [self._convert(row, self.results) for row in fetched]
-        first = self._convert(fetched[0], self.results)
-        head = first[: self.shared]
-        return [first] + [
-            head + self._convert(row, self.rest)[self.shared :] for row in fetched[1:]
-        ]
-
-    @staticmethod
-    def _convert(row: Row, converters: list[tuple[int, Processor]]) -> Row:
-        if not converters:
             return tuple(row)
         values = list(row)
-        for index, processor in converters:
+        for index, processor in self.results:
             value = values[index]
             if value is not None:  # NULL stays None whatever the type (no call per empty cell)
                 values[index] = processor(value)
@@ -151,7 +127,7 @@ def rows(session: Session, query: Query, **params: Any) -> list[Row]:
         fetched = cursor.fetchall()
     finally:
         cursor.close()
-    return compiled.rows(fetched)
+    return [compiled.row(row) for row in fetched]
 
 
 def first(session: Session, query: Query, **params: Any) -> Row | None:

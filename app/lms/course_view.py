@@ -159,32 +159,40 @@ def _enrollment_doc(
 
 
 # The per-request statements run on the DBAPI cursor (app/core/rawsql.py): through
-# SQLAlchemy's execution path each cost several times the query itself. Two of them: the
-# course's row with the caller's enrolment and lesson progress (one row per lesson with
-# progress, at least one) and the caller's own row, so that a bearer token is checked in the
-# same round trip (auth.check_caller); then the pins.
+# SQLAlchemy's execution path each cost several times the query itself. Two of them. First the
+# caller's row (a bearer token is checked with it, auth.check_caller) with the course's and
+# the caller's enrolment, then the caller's progress on the course's lessons (only when
+# enrolled), in one statement: the first row is the head (its progress columns NULL), each
+# other row one lesson's progress (its head columns NULL). Repeating the head beside every
+# progress row, as a join would, cost more to read than the progress itself. Then the pins.
 _TIME = UTCDateTime()
+_NO_HEAD = ", ".join(["NULL"] * 12)
+_NO_PROGRESS = ", ".join(["NULL"] * 7)
 _HEAD = rawsql.Query(
     f"""SELECT {auth.CALLER_COLUMNS},
         c.uuid, c.status, c.updated_at,
         e.status, e.progress_percent, e.enrolled_at, e.completed_at, e.due_at,
-        p.lesson_id, p.status, p.percent, p.position_seconds, p.seconds_spent, p.completed_at,
-        p.content_version_id
+        {_NO_PROGRESS}
     FROM accounts_user u
     LEFT JOIN lms_course c ON c.id = :course_id
     LEFT JOIN lms_enrollment e ON e.course_id = c.id AND e.user_id = u.id
-    LEFT JOIN lms_lesson_progress p ON p.user_id = u.id AND e.id IS NOT NULL AND p.lesson_id IN (
+    WHERE u.id = :user_id
+    UNION ALL
+    SELECT {_NO_HEAD},
+        p.lesson_id, p.status, p.percent, p.position_seconds, p.seconds_spent, p.completed_at,
+        p.content_version_id
+    FROM lms_lesson_progress p
+    JOIN lms_enrollment e ON e.user_id = p.user_id AND e.course_id = :course_id
+    WHERE p.user_id = :user_id AND p.lesson_id IN (
         SELECT l.id FROM lms_lesson l JOIN lms_module m ON m.id = l.module_id
         WHERE m.course_id = :course_id
-    )
-    WHERE u.id = :user_id""",
+    )""",
     results=(
         *auth.CALLER_TYPES,
         *(None, None, _TIME),
         *(None, None, _TIME, _TIME, _TIME),
         *(None, None, None, None, None, _TIME, None),
     ),
-    shared=12,  # the caller, the course and the enrolment: the same beside each progress row
 )
 _USER, _COURSE, _ENROLLMENT, _PROGRESS = slice(0, 4), slice(4, 7), slice(7, 12), slice(12, 19)
 # As lcms.pinned_versions, the columns a course page shows. The ids are one parameter (a JSON
@@ -246,7 +254,7 @@ def course_document(session: Session, viewer: Principal, course_id: int) -> dict
     """The ``CourseOut`` document for ``viewer``, as plain data ready for JSON. Parts of it are
     shared with other requests' documents (cached): read it, never change it."""
     rows = rawsql.rows(session, _HEAD, course_id=course_id, user_id=viewer.id)
-    return _document(session, viewer.role, course_id, rows)
+    return _document(session, viewer.role, course_id, _head(rows), rows)
 
 
 def course_document_for_token(
@@ -255,17 +263,29 @@ def course_document_for_token(
     """The same for the user of a verified bearer token, who is checked (401) before anything
     else, with the row read in the document's first statement."""
     rows = rawsql.rows(session, _HEAD, course_id=course_id, user_id=claims.user_id)
-    caller = auth.check_caller(claims, rows[0][_USER] if rows else None)
-    return _document(session, caller.role, course_id, rows)
+    head = _head(rows)
+    caller = auth.check_caller(claims, head[_USER] if head is not None else None)
+    return _document(session, caller.role, course_id, head, rows)
+
+
+def _head(rows: list[rawsql.Row]) -> rawsql.Row | None:
+    """The head row of _HEAD's rows (None when the user does not exist): the one without a
+    lesson id (UNION ALL does not promise it comes first)."""
+    first = _PROGRESS.start
+    return next((row for row in rows if row[first] is None), None)
 
 
 def _document(
-    session: Session, role: str, course_id: int, rows: list[rawsql.Row]
+    session: Session,
+    role: str,
+    course_id: int,
+    head: rawsql.Row | None,
+    rows: list[rawsql.Row],
 ) -> dict[str, Any]:
-    if not rows or rows[0][_COURSE][0] is None:
+    if head is None or head[_COURSE][0] is None:
         raise NotFound(_("Course {id} does not exist.").format(id=course_id))
-    uuid, status, updated_at = rows[0][_COURSE]
-    enrollment_status, *enrollment = rows[0][_ENROLLMENT]
+    uuid, status, updated_at = head[_COURSE]
+    enrollment_status, *enrollment = head[_ENROLLMENT]
     enrolled = enrollment_status is not None
     # As policy.check_visible: authors, anyone for a published course, and its learners
     # (even withdrawn ones) once it is archived.
@@ -273,7 +293,7 @@ def _document(
         raise NotFound(_("Course {id} does not exist.").format(id=course_id))
     outline = cached_outline(session, course_id, uuid, updated_at)
     pins = _pins(session, outline.version_ids)
-    first = _PROGRESS.start  # the lesson id: None in the one row of a learner without progress
+    first = _PROGRESS.start  # the lesson id: None in the head row
     progress = {row[first]: row[_PROGRESS] for row in rows if row[first] is not None}
     numbers = {row[0]: row[1] for row in pins}
     # Versions learners completed before the author applied an update: one more query at most.
