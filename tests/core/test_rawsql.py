@@ -4,6 +4,7 @@ session's unit of work, through the connection's events and error handling."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -58,14 +59,18 @@ def test_null_cells_are_not_passed_to_converters(db: Session, settings: Settings
     users[0].last_login_at = at
     db.flush()
     calls: list[object] = []
-    time_type = UTCDateTime()
-    original = time_type.process_result_value
 
-    def counted(value: datetime | None, dialect: object) -> datetime | None:
-        calls.append(value)
-        return original(value, dialect)  # type: ignore[arg-type]
+    class Counted(UTCDateTime):
+        def result_processor(self, dialect: Any, coltype: Any) -> Any:
+            convert = super().result_processor(dialect, coltype)
 
-    time_type.process_result_value = counted  # type: ignore[method-assign]
+            def process(value: Any) -> Any:
+                calls.append(value)
+                return convert(value)
+
+            return process
+
+    time_type = Counted()
     query = rawsql.Query(
         """SELECT id, last_login_at FROM accounts_user WHERE id IN (:a, :b)
         UNION ALL SELECT NULL, NULL""",
