@@ -5,8 +5,9 @@ teachers enrolled, one bearer token each (signed in before anything is measured)
 under uvicorn (1 worker, served as ``hocso serve`` serves it: uvloop and httptools, access log
 off) in a subprocess, with a trivial JSON endpoint (``GET /bench/ping``, added in the
 subprocess, not in app code) as the same-run baseline. Added last, it is the app's last route;
-since decision 14 that costs it ~0.04 ms of route matching, not the ~1 ms it did before. Each phase runs 50 virtual
-users in a closed loop (no think time, keep-alive, each with its own token and connection):
+since decision 14 that costs it ~0.04 ms of route matching, not the ~1 ms it did before. Each
+phase runs 50 virtual users in a closed loop (no think time, keep-alive, each with its own
+token and connection):
 
 A. baseline: everyone requests ``GET /bench/ping`` (with the Authorization header too);
 B. learners: each loops ``GET /api/v1/courses/{id}`` then ``POST /api/v1/lessons/{id}/progress``
