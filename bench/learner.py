@@ -21,7 +21,8 @@ minimal HTTP/1.1 client instead; "everything else" is the database server and, o
 machine, other people's work, which the recorded row keeps), one user's latencies alone, and
 SQL statements per request.
 
-Run: ``.venv/bin/python bench/learner.py [--seconds 15] [--warmup 3] [--client httpx|raw]``;
+Run: ``.venv/bin/python bench/learner.py [--seconds 15] [--warmup 3] [--client httpx|raw]``
+(``--also-me`` adds a phase of ``GET /api/v1/me``, a baseline that reads the database);
 ``HOCSO_BENCH_DB=postgresql`` uses a throwaway PostgreSQL. Appends a row to docs/benchmarks.md
 (above ``<!-- learner-rows -->``; ``--no-record`` only prints it).
 """
@@ -240,6 +241,9 @@ class HttpxClient:
 
 CLIENTS: dict[str, type[HttpxClient] | type[RawClient]] = {"httpx": HttpxClient, "raw": RawClient}
 KINDS = ("course", "progress")
+# The goal's baseline, and (--also-me) one that reads the database: the caller's own row with
+# the same bearer-token check, for comparison only.
+BASELINES = ("ping", "me")
 
 
 class Learner:
@@ -254,6 +258,9 @@ class Learner:
 
     async def ping(self) -> int:
         return await self.client.request("GET", "/bench/ping")
+
+    async def me(self) -> int:
+        return await self.client.request("GET", "/api/v1/me")
 
     async def course_page(self) -> int:
         return await self.client.request("GET", f"/api/v1/courses/{self.course.id}")
@@ -349,7 +356,7 @@ async def run_phase(
 ) -> Phase:
     """All users in a closed loop for warmup + seconds. Latencies count when a request ends
     inside the measured window; errors count over the whole phase, warm-up included."""
-    phase = Phase(name, seconds, {k: [] for k in (("ping",) if name == "ping" else KINDS)})
+    phase = Phase(name, seconds, {k: [] for k in ((name,) if name in BASELINES else KINDS)})
     measure_from = time.perf_counter() + warmup
     stop = measure_from + seconds
     marks: dict[str, Any] = {}
@@ -362,8 +369,8 @@ async def run_phase(
     async def user(index: int, token: str) -> None:
         learner = Learner(CLIENTS[client](base, token), course, seed=index)
         steps = (
-            [("ping", learner.ping)]
-            if name == "ping"
+            [(name, getattr(learner, name))]
+            if name in BASELINES
             else [("course", learner.course_page), ("progress", learner.progress)]
         )
         try:
@@ -472,6 +479,11 @@ def main() -> None:
         help="load generator: httpx.AsyncClient, or a minimal HTTP/1.1 client (less client CPU)",
     )
     parser.add_argument("--no-record", action="store_true", help="do not touch the docs")
+    parser.add_argument(
+        "--also-me",
+        action="store_true",
+        help="also measure GET /api/v1/me (a database-backed baseline) and print ratios to it",
+    )
     args = parser.parse_args()
     backend = os.environ.get("HOCSO_BENCH_DB", "sqlite")
     started = time.perf_counter()
@@ -530,7 +542,7 @@ def main() -> None:
                         server_pid=server.pid,
                     )
                 )
-                for name in ("ping", "learner")
+                for name in ("ping", *(("me",) if args.also_me else ()), "learner")
             }
             alone = asyncio.run(sequential(base, tokens[-1], course, client=args.client, n=50))
         finally:
@@ -548,7 +560,7 @@ def main() -> None:
         f"client: {args.client}; course page: {page_kib:.0f} KiB of JSON; SQL statements per "
         f"request: course page {counts['course']}, progress post {counts['progress']}"
     )
-    for phase in (ping, learner):
+    for phase in phases.values():
         kinds = ", ".join(
             f"{k} n={len(v)} p50 {phase.p(50, k):.1f} p95 {phase.p(95, k):.1f} "
             f"p99 {phase.p(99, k):.1f} ms"
@@ -574,6 +586,13 @@ def main() -> None:
         f"throughput learner / ping = {rps_ratio:.2f} (goal ≥ {THROUGHPUT_GOAL:g}): "
         f"{rps_verdict}"
     )
+    if "me" in phases:
+        me = phases["me"]
+        print(
+            f"for comparison, against GET /api/v1/me: p95 learner / me = "
+            f"{learner.p(95) / me.p(95):.2f}, throughput learner / me = "
+            f"{learner.rps / me.rps:.2f}, server CPU per request {me.server_ms:.2f} ms"
+        )
     row = (
         f"| {datetime.now(UTC):%Y-%m-%d} | {backend} | {args.learners} ({args.client}) | "
         f"{ping.p(50):.1f} / {ping.p(95):.1f} ms, {ping.rps:.0f} req/s | "
