@@ -12,7 +12,7 @@ from app.accounts.models import Organization, User
 from app.core.config import Settings
 from app.core.storage import BlobStore, new_temp_file
 from app.lcms import service as lcms
-from app.lcms.models import ContentItem
+from app.lcms.models import ContentItem, ContentVersion
 from app.lms import service
 from app.lms.models import Course, Lesson
 from tests.factories import make_org, make_user
@@ -56,6 +56,31 @@ def published_item(
     if publish:
         lcms.publish(db, author, item.id, version=1)
     return item
+
+
+def publish_newer_version(
+    db: Session,
+    store: BlobStore,
+    author: User,
+    item: ContentItem,
+    *,
+    size: int = 9000,
+    filename: str = "v2.mp4",
+) -> ContentVersion:
+    """The library moves on: a new MP4 version of ``item`` (of ``size`` bytes, so its content
+    differs from the first), published."""
+    data = samples.mp4(size)
+    version = lcms.add_version(
+        db,
+        author,
+        item.id,
+        sha256=store_bytes(store, data),
+        size=len(data),
+        media_type="video/mp4",
+        filename=filename,
+    )
+    lcms.publish(db, author, item.id, version=version.number)
+    return version
 
 
 @dataclass

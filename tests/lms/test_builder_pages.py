@@ -17,15 +17,13 @@ from app.core import i18n
 from app.core.config import Settings
 from app.core.errors import InvalidInput
 from app.core.forms import day_end, day_start, local_day, parse_day, parse_int
-from app.lcms import service as lcms
 from app.lms import quiz, service
 from app.lms.builder_pages import moved
 from app.lms.enrol_import import parse_emails
 from app.lms.models import Course, Enrollment, Lesson, Module
 from tests.conftest import csrf_from
 from tests.factories import PASSWORD, make_user
-from tests.lcms import samples
-from tests.lms.helpers import World, build_world, store_bytes
+from tests.lms.helpers import World, build_world, publish_newer_version
 
 Login = Callable[[str, str], TestClient]
 TZ = "Asia/Ho_Chi_Minh"
@@ -376,18 +374,9 @@ def test_update_available_then_apply_pins_the_new_version(
     client: TestClient, page_login: Login, db: Session, world: World
 ) -> None:
     store = client.app.state.blob_store  # type: ignore[attr-defined]
-    data = samples.mp4(4096)
-    sha = store_bytes(store, data)
-    v2 = lcms.add_version(
-        db,
-        world.author,
-        world.item.id,
-        sha256=sha,
-        size=len(data),
-        media_type="video/mp4",
-        filename="bai-giang-v2.mp4",
+    v2 = publish_newer_version(
+        db, store, world.author, world.item, size=4096, filename="bai-giang-v2.mp4"
     )
-    lcms.publish(db, world.author, world.item.id, version=2)
     token = sign_in(page_login, client, world.author)
     base = f"/studio/courses/{world.course.id}"
     page = client.get(base).text

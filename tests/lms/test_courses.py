@@ -16,7 +16,7 @@ from app.lms import service
 from app.lms.models import Enrollment
 from tests.accounts.test_auth_api import token_for
 from tests.lcms import samples
-from tests.lms.helpers import World, build_world, published_item, store_bytes
+from tests.lms.helpers import World, build_world, publish_newer_version, published_item, store_bytes
 
 
 @pytest.fixture
@@ -100,17 +100,7 @@ def test_lessons_pin_versions_and_updates_are_explicit(
     client: TestClient, db: Session, world: World
 ) -> None:
     store = client.app.state.blob_store  # type: ignore[attr-defined]
-    data = samples.mp4(9000)
-    lcms.add_version(
-        db,
-        world.author,
-        world.item.id,
-        sha256=store_bytes(store, data),
-        size=len(data),
-        media_type="video/mp4",
-        filename="v2.mp4",
-    )
-    lcms.publish(db, world.author, world.item.id, version=2)
+    publish_newer_version(db, store, world.author, world.item, size=9000)
     a = h(client, world.author)
     course = client.get(f"/api/v1/courses/{world.course.id}", headers=a).json()
     video = course["modules"][0]["lessons"][0]
@@ -345,17 +335,7 @@ def test_updates_keep_learners_completions_and_their_version(
     )
     assert done.json()["lesson_status"] == "completed"
     store = client.app.state.blob_store  # type: ignore[attr-defined]
-    data = samples.mp4(9100)
-    lcms.add_version(
-        db,
-        world.author,
-        world.item.id,
-        sha256=store_bytes(store, data),
-        size=len(data),
-        media_type="video/mp4",
-        filename="v2.mp4",
-    )
-    lcms.publish(db, world.author, world.item.id, version=2)
+    publish_newer_version(db, store, world.author, world.item, size=9100)
     client.post(f"/api/v1/lessons/{world.video.id}/update-content", headers=h(client, world.author))
     lesson = client.get(f"/api/v1/courses/{world.course.id}", headers=t).json()["modules"][0][
         "lessons"

@@ -25,8 +25,7 @@ from app.lms import api, service
 from app.lms.models import Enrollment, LessonProgress
 from app.lms.schemas import CourseOut, LessonOut, LessonProgressOut, ModuleOut
 from tests.accounts.test_auth_api import token_for
-from tests.lcms import samples
-from tests.lms.helpers import World, build_world, store_bytes
+from tests.lms.helpers import World, build_world, publish_newer_version
 
 H = dict[str, str]
 
@@ -125,17 +124,7 @@ def test_the_course_page_is_the_document_the_entities_give(
     # A newer version published in the library (update available), then applied to the lesson:
     # the learner's completion keeps the version they saw, which the outline no longer pins.
     store = client.app.state.blob_store  # type: ignore[attr-defined]
-    data = samples.mp4(9100)
-    lcms.add_version(
-        db,
-        world.author,
-        world.item.id,
-        sha256=store_bytes(store, data),
-        size=len(data),
-        media_type="video/mp4",
-        filename="v2.mp4",
-    )
-    lcms.publish(db, world.author, world.item.id, version=2)
+    publish_newer_version(db, store, world.author, world.item, size=9100)
     page = client.get(url, headers=t).json()
     assert page == from_entities(db, world.teacher.id, world.course.id)
     assert page["modules"][0]["lessons"][0]["update_available"] is True

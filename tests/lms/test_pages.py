@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 from app.accounts.models import User
 from app.core.config import Settings
 from app.core.db import utcnow
-from app.lcms import service as lcms
 from app.lms import progress, service
 from app.lms.models import (
     Attempt,
@@ -31,7 +30,7 @@ from app.lms.models import (
 from tests.conftest import csrf_from
 from tests.factories import PASSWORD
 from tests.lcms import samples
-from tests.lms.helpers import World, build_world, store_bytes
+from tests.lms.helpers import World, build_world, publish_newer_version
 
 Login = Callable[[str, str], TestClient]
 
@@ -256,17 +255,7 @@ def test_the_lesson_plays_its_pinned_file_and_resumes_at_the_saved_position(
 ) -> None:
     store = client.app.state.blob_store  # type: ignore[attr-defined]
     # The library moves on to a new version: the lesson keeps the one it pinned.
-    newer = samples.mp4(4096)
-    lcms.add_version(
-        db,
-        world.author,
-        world.item.id,
-        sha256=store_bytes(store, newer),
-        size=len(newer),
-        media_type="video/mp4",
-        filename="moi.mp4",
-    )
-    lcms.publish(db, world.author, world.item.id, version=2)
+    publish_newer_version(db, store, world.author, world.item, size=4096, filename="moi.mp4")
     learner(client, page_login, world)
 
     page = client.get(f"/lessons/{world.video.id}")
