@@ -68,10 +68,9 @@ def guarded(matches: Matcher, admitted: PathFilter) -> Matcher:
     return guarded_matches
 
 
-def guard_included_routers(app: FastAPI) -> int:
+def guard_included_routers(app: FastAPI) -> None:
     """Guard each included router of ``app`` (call it once every router is included: routes
-    added to a router afterwards would not be in its guard). Returns how many were guarded."""
-    count = 0
+    added to a router afterwards would not be in its guard)."""
     for node in app.router.routes:
         contexts = getattr(node, "effective_route_contexts", None)
         if contexts is None:  # a route or a mount of the app itself: cheap to try
@@ -82,5 +81,3 @@ def guard_included_routers(app: FastAPI) -> int:
         # The instance's own attribute: the class and every other use of the node (the OpenAPI
         # document, url_path_for, handling the request) stay as they are.
         node.matches = guarded(node.matches, admitted)  # type: ignore[method-assign,assignment]
-        count += 1
-    return count
