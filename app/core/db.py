@@ -244,13 +244,27 @@ class NulInText(ValueError):
 
 
 def _has_nul(value: Any) -> bool:
+    """Whether a statement's parameters (a mapping, a sequence, or a list of those for
+    executemany, with list values for arrays) hold a text with U+0000. It runs before every
+    statement, and a course page's pins pass 100 ids in one array: scalars are judged in the
+    loop, without a call (or a generator) each."""
     if isinstance(value, str):
         return "\x00" in value
     if isinstance(value, dict):
-        return any(_has_nul(v) for v in value.values())
-    if isinstance(value, list | tuple):
-        return any(_has_nul(v) for v in value)
+        value = value.values()
+    elif not isinstance(value, _SEQUENCES):
+        return False
+    for item in value:
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, _CONTAINERS) and _has_nul(item):
+            return True
     return False
+
+
+_SEQUENCES = (list, tuple)
+_CONTAINERS = (dict, list, tuple)
 
 
 def _refuse_nul(

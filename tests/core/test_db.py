@@ -16,7 +16,13 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from app.core.config import Settings
-from app.core.db import SQLITE_IMMEDIATE, insert_ignore, make_engine, sqlite_write_lock
+from app.core.db import (
+    SQLITE_IMMEDIATE,
+    _has_nul,
+    insert_ignore,
+    make_engine,
+    sqlite_write_lock,
+)
 from app.lms.models import ProgressEvent
 from tests.lms.helpers import build_world
 
@@ -149,3 +155,19 @@ def test_pooled_connections_are_pinged_only_after_sitting_idle(
         assert backend() not in (pid, replaced)
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("parameters", "refused"),
+    [
+        ({"email": "a\x00b"}, True),
+        ({"ids": [1, 2, 3], "q": "ok"}, False),
+        ({"tags": ["a", ("b", "c\x00")]}, True),  # nested arrays
+        ([{"a": 1}, {"b": "\x00"}], True),  # executemany: a list of mappings
+        (("x", 1, None), False),  # positional
+        ({"blob": b"\x00"}, False),  # bytes may hold NUL: only text is refused
+        ({"n": None, "f": 1.5, "when": "2026-11-26"}, False),
+    ],
+)
+def test_nul_check_sees_text_at_any_depth(parameters: Any, refused: bool) -> None:
+    assert _has_nul(parameters) is refused
