@@ -85,6 +85,30 @@ def test_an_admin_gives_awards_to_a_person_and_to_a_school(
     )
 
 
+def test_the_year_filter_is_the_local_calendar_year(
+    client: TestClient, world: ContestWorld, page_login: Login
+) -> None:
+    """A decision dated 1 January at local midnight is 31 December in UTC: it is listed under
+    its own year (API and page), and one dated 31 December late in the evening under that one."""
+    for title, at in [
+        ("Khen thưởng đầu năm", "2027-01-01T00:00:00+07:00"),
+        ("Khen thưởng cuối năm", "2026-12-31T23:30:00+07:00"),
+    ]:
+        assert give(client, world, user_id=world.student1.id, title=title, awarded_at=at).is_success
+
+    def titles(year: int) -> list[str]:
+        page = client.get(f"/api/v1/awards?year={year}", headers=world.tokens["admin"]).json()
+        return [item["title"] for item in page["items"]]
+
+    assert titles(2027) == ["Khen thưởng đầu năm"]
+    assert titles(2026) == ["Khen thưởng cuối năm"]
+    page_login(world.admin.email, PASSWORD)
+    page = client.get("/awards?year=2027")
+    assert page.status_code == 200
+    assert "Khen thưởng đầu năm" in page.text
+    assert "Khen thưởng cuối năm" not in page.text
+
+
 @pytest.mark.parametrize(
     ("who", "body", "status"),
     [

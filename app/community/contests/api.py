@@ -523,6 +523,7 @@ def create_award(body: AwardIn, session: SessionDep, user: ApiUser) -> AwardOut:
 @router.get("/awards", response_model=AwardPage)
 def list_awards(
     session: SessionDep,
+    settings: SettingsDep,
     user: ApiUser,
     user_id: int | None = None,
     organization_id: int | None = None,
@@ -542,6 +543,7 @@ def list_awards(
         q=q,
         limit=limit,
         offset=offset,
+        timezone=settings.timezone,
     )
     return AwardPage(items=[award_out(a) for a in items], total=total)
 

@@ -13,10 +13,10 @@ the organiser's screen was in.
 from __future__ import annotations
 
 import unicodedata
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Select, extract, func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -24,6 +24,7 @@ from app.accounts import audit
 from app.accounts.models import Organization, Role, User
 from app.community.contests import policy
 from app.community.contests.models import Award, Entry
+from app.community.contests.stats import DEFAULT_TIMEZONE, period_bounds
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.i18n import gettext as _
 from app.core.text import fold, search_terms
@@ -236,17 +237,21 @@ def list_awards(
     from_contests: bool | None = None,
     limit: int = 50,
     offset: int = 0,
+    timezone: str = DEFAULT_TIMEZONE,
 ) -> tuple[list[Award], int]:
     """The awards ``actor`` may see, newest first. ``organization_id`` matches the awards
-    counted for that organisation (its people's and its own); ``q`` the title, reason,
-    decision number or recipient's name, accents and case ignored."""
+    counted for that organisation (its people's and its own); ``year`` the awards dated in that
+    calendar year where the decisions are signed (``timezone``: one dated 1 January at local
+    midnight is still 31 December in UTC); ``q`` the title, reason, decision number or
+    recipient's name, accents and case ignored."""
     query = _visible(actor)
     if user_id is not None:
         query = query.where(Award.user_id == user_id)
     if organization_id is not None:
         query = query.where(Award.scope_organization_id == organization_id)
     if year is not None:
-        query = query.where(extract("year", Award.awarded_at) == year)
+        start, end = period_bounds(date(year, 1, 1), date(year, 12, 31), timezone)
+        query = query.where(Award.awarded_at >= start, Award.awarded_at < end)
     if from_contests is not None:
         query = query.where(
             Award.entry_id.is_not(None) if from_contests else Award.entry_id.is_(None)

@@ -50,7 +50,13 @@ def _render_list(
     **extra: Any,
 ) -> Response:
     items, total = awards.list_awards(
-        session, user, year=year, q=q or None, limit=PAGE_SIZE, offset=offset
+        session,
+        user,
+        year=year,
+        q=q or None,
+        limit=PAGE_SIZE,
+        offset=offset,
+        timezone=request.app.state.settings.timezone,
     )
     can_create = policy.is_admin(user)
     context: dict[str, Any] = {
