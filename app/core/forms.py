@@ -92,7 +92,7 @@ def parse_id(value: str | None) -> int | None:
     text = (value or "").strip()
     if not text:
         return None
-    if not text.isdigit() or len(text) > MAX_ID_DIGITS:
+    if not text.isdecimal() or len(text) > MAX_ID_DIGITS:
         raise InvalidInput(_("'{value}' is not a valid id.").format(value=text[:20]))
     return int(text)
 

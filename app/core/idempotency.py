@@ -452,7 +452,7 @@ async def _drain(scope: Scope, receive: Receive) -> None:
     server closes the connection after the answer, as load shedding does."""
     headers = Headers(scope=scope)
     length = headers.get("content-length", "")
-    if not length.isdigit() or int(length) > MAX_BODY_BYTES:
+    if not length.isdecimal() or int(length) > MAX_BODY_BYTES:
         return
     while True:
         message = await receive()

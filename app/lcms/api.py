@@ -345,7 +345,7 @@ def track_out(track: TextTrack, item_id: int, number: int) -> TrackOut:
 
 def _version_number(value: str | None) -> int:
     text = (value or "").strip()
-    if not text.isdigit() or not 1 <= int(text) <= 2**31 - 1:
+    if not text.isdecimal() or not 1 <= int(text) <= 2**31 - 1:
         raise InvalidInput(_("Choose the version the track belongs to."))
     return int(text)
 

@@ -39,7 +39,7 @@ async def receive_upload(
             request.headers.get("content-type", ""),
             store=store,
             max_bytes=max_bytes,
-            content_length=int(length) if length and length.isdigit() else None,
+            content_length=int(length) if length and length.isdecimal() else None,
         )
     except ClientDisconnect:
         raise BadRequest(_("The upload was interrupted. Please try again.")) from None

@@ -477,7 +477,7 @@ def _form_answers(view: quiz.AttemptView, form: FormData) -> dict[str, Any]:
             continue
         ids: list[int] = []
         for value in form.getlist(name):
-            if not isinstance(value, str) or not value.strip().isdigit():
+            if not isinstance(value, str) or not value.strip().isdecimal():
                 raise InvalidInput(
                     _("Question {id} needs a list of choice ids.").format(id=question.id)
                 )

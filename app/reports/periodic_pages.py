@@ -107,7 +107,7 @@ def _period_choices(today: date, selected: str | None = None) -> list[tuple[str,
 
 def _optional_int(value: str | None) -> int | None:
     text = (value or "").strip()
-    return int(text) if text.isdigit() and len(text) < 10 else None
+    return int(text) if text.isdecimal() and len(text) < 10 else None
 
 
 # --- The list --------------------------------------------------------------------------------

@@ -57,7 +57,7 @@ def _ids(values: list[str] | None) -> list[int]:
         text = value.strip()
         if not text:
             continue
-        if not text.isdigit() or not 0 < int(text) < 2**31:
+        if not text.isdecimal() or not 0 < int(text) < 2**31:
             raise InvalidInput(_("Choose library items from the list."))
         found.append(int(text))
     return found
@@ -138,7 +138,7 @@ def club_create(
         "levels": levels or [],
     }
     try:
-        if not organization_id.strip().isdigit() or not 0 < int(organization_id) < 2**31:
+        if not organization_id.strip().isdecimal() or not 0 < int(organization_id) < 2**31:
             raise InvalidInput(_("Choose the school or commune the club belongs to."))
         club = service.create_club(
             session,
@@ -460,7 +460,7 @@ def post_create(
 
 def _back(thread_id: int, offset: str) -> str:
     value = offset.strip()
-    return f"/threads/{thread_id}" + (f"?offset={value}" if value.isdigit() else "")
+    return f"/threads/{thread_id}" + (f"?offset={value}" if value.isdecimal() else "")
 
 
 @router.post("/posts/{post_id}/{action}", dependencies=[CSRFChecked])

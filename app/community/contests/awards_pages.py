@@ -83,7 +83,7 @@ def awards_page(
     q: Annotated[str | None, Query(max_length=200)] = None,
     offset: Offset = 0,
 ) -> Response:
-    year_filter = int(year) if year and year.isdigit() and 2000 <= int(year) <= 2100 else None
+    year_filter = int(year) if year and year.isdecimal() and 2000 <= int(year) <= 2100 else None
     return _render_list(request, session, user, year=year_filter, q=q or "", offset=offset)
 
 
@@ -116,7 +116,7 @@ def award_create(
         policy.require_award_creator(user)
         user_id = org_id = None
         if recipient == "organization":
-            if not organization_id.isdigit():
+            if not organization_id.isdecimal():
                 raise InvalidInput(_("Choose the organisation to award."))
             org_id = int(organization_id)
         else:
@@ -135,7 +135,7 @@ def award_create(
                 awarded_on, field=_("Award date"), timezone=settings.timezone
             ),
             issuer_organization_id=(
-                int(issuer_organization_id) if issuer_organization_id.isdigit() else None
+                int(issuer_organization_id) if issuer_organization_id.isdecimal() else None
             ),
         )
     except AppError as exc:

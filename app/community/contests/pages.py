@@ -251,7 +251,7 @@ def contest_create(
     }
     try:
         policy.require_contest_creator(user, user.organization_id)
-        org_id = int(organization_id) if organization_id.strip().isdigit() else None
+        org_id = int(organization_id) if organization_id.strip().isdecimal() else None
         contest = service.create_contest(
             session,
             user,
@@ -686,7 +686,7 @@ def judging_score(
         names = {str(c.id): c.name for c in service.get_contest(session, contest_id).criteria}
         for i, criterion_id in enumerate(ids):
             raw = values[i] if i < len(values) else ""
-            if not criterion_id.isdigit():
+            if not criterion_id.isdecimal():
                 raise InvalidInput(_("Unknown criterion."))
             label = names.get(criterion_id, criterion_id)
             if not raw.strip():

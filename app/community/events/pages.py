@@ -178,7 +178,7 @@ def calendar_page(
     tz = settings.timezone
     kind_filter = kind if kind in KINDS else None
     org_text = organization_id or ""
-    org_filter = int(org_text) if org_text.isdigit() else None
+    org_filter = int(org_text) if org_text.isdecimal() else None
     only_mine = mine == "1"
     now = utcnow()
     filters: dict[str, Any] = {
