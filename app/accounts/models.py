@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from app.core.collation import SORT_KEY_LENGTH, vi_name_key, vi_sort_key
 from app.core.db import Base, UTCDateTime, one_of, utcnow
+from app.core.text import fold
 
 
 class OrgKind(enum.StrEnum):
@@ -62,6 +63,21 @@ def _sort_name_column(source: str, key: Callable[[str], str]) -> Mapped[str]:
     )
 
 
+SEARCH_NAME_LENGTH = 200
+
+
+def _search_name_column(source: str) -> Mapped[str]:
+    """The ``source`` column folded (no accents, lower case, single spaces): the user search
+    matches on it, so "nguyen van an" finds "Nguyễn Văn An" on every database (SQLite's
+    lower() and PostgreSQL's in the C locale only fold ASCII). Kept as ``sort_name`` is."""
+
+    def default(context: DefaultExecutionContext) -> str:
+        parameters = context.get_current_parameters()  # type: ignore[no-untyped-call]
+        return fold(parameters[source])[:SEARCH_NAME_LENGTH]
+
+    return mapped_column(String(SEARCH_NAME_LENGTH), default=default, server_default="")
+
+
 class Organization(Base):
     __tablename__ = "accounts_organization"
     __table_args__ = (
@@ -101,6 +117,7 @@ class User(Base):
     full_name: Mapped[str] = mapped_column(String(200))
     # vi_name_key(full_name), given name first: order lists of people by this, never by full_name.
     sort_name: Mapped[str] = _sort_name_column("full_name", vi_name_key)
+    search_name: Mapped[str] = _search_name_column("full_name")
     role: Mapped[str] = mapped_column(String(20), index=True)
     organization_id: Mapped[int] = mapped_column(
         ForeignKey("accounts_organization.id", ondelete="RESTRICT"), index=True
@@ -116,10 +133,11 @@ class User(Base):
 
     organization: Mapped[Organization] = relationship(lazy="joined")
 
-    # As for Organization.name: constructor and assignment alike keep the key right.
+    # As for Organization.name: constructor and assignment alike keep the keys right.
     @validates("full_name")
     def _keep_sort_name(self, _key: str, full_name: str) -> str:
         self.sort_name = vi_name_key(full_name)[:SORT_KEY_LENGTH]
+        self.search_name = fold(full_name)[:SEARCH_NAME_LENGTH]
         return full_name
 
 

@@ -27,6 +27,7 @@ from app.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from app.core.i18n import N_
 from app.core.i18n import gettext as _
 from app.core.security import hash_password
+from app.core.text import search_terms
 
 MAX_NAME = 200
 MAX_EMAIL = 254
@@ -251,16 +252,24 @@ def _flush_unique_name(session: Session, name: str) -> None:
 def _check_unique_sibling(
     session: Session, *, name: str, parent_id: int | None, exclude_id: int | None
 ) -> None:
-    query = select(Organization.id).where(
-        func.lower(Organization.name) == name.lower(),
+    # Compared in Python: SQLite's lower() (and PostgreSQL's in the C locale) only folds ASCII,
+    # so "Trường Mầm non Đồng Tâm" and "trường mầm non đồng tâm" would both pass. Siblings are
+    # few (the schools of one commune).
+    query = select(Organization.name).where(
         Organization.parent_id.is_(None)
         if parent_id is None
         else Organization.parent_id == parent_id,
     )
     if exclude_id is not None:
         query = query.where(Organization.id != exclude_id)
-    if session.scalar(query) is not None:
+    wanted = _same_name_key(name)
+    if any(_same_name_key(sibling) == wanted for sibling in session.scalars(query)):
         raise Conflict(_("An organisation named '{name}' already exists here.").format(name=name))
+
+
+def _same_name_key(name: str) -> str:
+    """Names that differ only in case, Unicode form or spacing are the same name."""
+    return " ".join(unicodedata.normalize("NFC", name).casefold().split())
 
 
 # --- Users --------------------------------------------------------------------------------
@@ -364,12 +373,13 @@ def list_users(
         query = query.where(User.role == clean_role(role).value)
     if not include_inactive:
         query = query.where(User.is_active.is_(True))
-    if q and q.strip():
-        pattern = f"%{_escape_like(q.strip().lower())}%"
+    # Every word of the query, accents and case ignored, in the name or the e-mail address.
+    for term in search_terms(q or ""):
+        pattern = f"%{_escape_like(term)}%"
         query = query.where(
             or_(
+                User.search_name.like(pattern, escape="\\"),
                 func.lower(User.email).like(pattern, escape="\\"),
-                func.lower(User.full_name).like(pattern, escape="\\"),
             )
         )
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0

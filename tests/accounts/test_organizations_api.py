@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
@@ -94,6 +96,26 @@ def test_duplicate_sibling_name_is_409(client: TestClient, db: Session, settings
     dup = client.post("/api/v1/organizations", headers=h, json=body)
     assert dup.status_code == 409
     assert dup.json()["error"] == "conflict"
+    # Capitals outside ASCII (SQLite's lower() leaves them), another Unicode form, more spaces.
+    body["name"] = "Trường Mầm non Đồng Tâm"
+    assert client.post("/api/v1/organizations", headers=h, json=body).status_code == 201
+    for same in [
+        "TRƯỜNG MẦM NON ĐỒNG TÂM",
+        unicodedata.normalize("NFD", "trường mầm non  đồng tâm"),
+    ]:
+        body["name"] = same
+        assert client.post("/api/v1/organizations", headers=h, json=body).status_code == 409
+    # Renaming onto a sibling's name is refused alike; renaming a school to itself is not.
+    body["name"] = "Trường THCS B"
+    other = client.post("/api/v1/organizations", headers=h, json=body).json()
+    taken = client.patch(
+        f"/api/v1/organizations/{other['id']}", headers=h, json={"name": "trường mầm non đồng tâm"}
+    )
+    assert taken.status_code == 409
+    itself = client.patch(
+        f"/api/v1/organizations/{other['id']}", headers=h, json={"name": "TRƯỜNG THCS B"}
+    )
+    assert itself.status_code == 200
 
 
 def test_an_organisation_cannot_become_its_own_ancestor(

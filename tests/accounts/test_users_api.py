@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
@@ -241,6 +242,52 @@ def test_list_searches_filters_and_paginates(
     assert client.get("/api/v1/users?role=wizard", headers=h).status_code == 422
     # LIKE wildcards in the search are literal text, never patterns.
     assert client.get("/api/v1/users?q=%25", headers=h).json()["total"] == 0
+
+
+@pytest.mark.parametrize(
+    ("query", "found"),
+    [
+        ("Đỗ Thị Ánh", ["Đỗ Thị Ánh"]),  # as stored: capitals outside ASCII
+        ("đỗ thị ánh", ["Đỗ Thị Ánh"]),
+        ("do thi anh", ["Đỗ Thị Ánh"]),  # typed without accents, as on many phones
+        ("ÁNH", ["Đỗ Thị Ánh"]),
+        ("nguyen an", ["Nguyễn Văn An"]),  # every word, in any order of the name
+        ("an nguyen", ["Nguyễn Văn An"]),
+        ("thi", ["Đỗ Thị Ánh"]),
+        ("dang", ["Đặng Minh Đăng"]),
+        ("anh@truong", ["Đỗ Thị Ánh"]),  # the e-mail address too
+        ("xyz", []),
+    ],
+)
+def test_search_ignores_accents_and_case(
+    client: TestClient, db: Session, settings: Settings, query: str, found: list[str]
+) -> None:
+    s = setup_schools(db, settings)
+    for name, email in [
+        ("Đỗ Thị Ánh", "anh@truong.edu.vn"),
+        ("Nguyễn Văn An", "an.nv@example.vn"),
+        ("Đặng Minh Đăng", "dang@example.vn"),
+    ]:
+        make_user(db, settings, organization=s["b"], full_name=name, email=email, password=None)  # type: ignore[arg-type]
+    h = token_for(client, s["admin"].email)  # type: ignore[attr-defined]
+    page = client.get("/api/v1/users", params={"q": query, "limit": 200}, headers=h).json()
+    assert [u["full_name"] for u in page["items"]] == found
+    assert page["total"] == len(found)
+
+
+def test_renaming_a_user_keeps_the_search_right(
+    client: TestClient, db: Session, settings: Settings
+) -> None:
+    s = setup_schools(db, settings)
+    h = token_for(client, s["admin"].email)  # type: ignore[attr-defined]
+    teacher = s["teacher_a"]
+    renamed = client.patch(
+        f"/api/v1/users/{teacher.id}",
+        headers=h,
+        json={"full_name": "Hoàng Thị Ngọc Lụa"},  # type: ignore[attr-defined]
+    )
+    assert renamed.status_code == 200
+    assert client.get("/api/v1/users?q=ngoc lua", headers=h).json()["total"] == 1
 
 
 def test_update_and_deactivate(client: TestClient, db: Session, settings: Settings) -> None:
