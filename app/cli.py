@@ -6,12 +6,14 @@ User mistakes print one clear line on stderr and exit 1; no tracebacks.
 from __future__ import annotations
 
 import csv
+import os
 import sys
-from collections.abc import Callable, Iterator
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -22,6 +24,9 @@ from sqlalchemy.orm import Session
 from app.core.config import PROJECT_ROOT, Settings, get_settings
 from app.core.db import make_engine, make_sessionmaker, session_scope
 from app.core.errors import AppError
+
+if TYPE_CHECKING:
+    from app.accounts.importer import Activation
 
 cli = typer.Typer(
     name="hocso",
@@ -210,28 +215,74 @@ def import_users_cmd(
         "http://127.0.0.1:8000"
     ),
 ) -> None:
-    """Import users from CSV. Nothing is saved if any line is wrong."""
+    """Import users from CSV. Nothing is saved if any line is wrong, nor if the activation
+    links cannot be written (they hold the only copy of the new users' activation codes)."""
     from app.accounts.importer import import_users
 
     if not file.is_file():
         raise fail(f"no such file: {file}")
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise fail(f"cannot read {file}: {_os_reason(exc)}") from None
+    out = links or file.with_suffix(".activation.csv")
     settings = load_settings()
-    with unit_of_work(settings) as session:
-        result = import_users(session, settings, None, file.read_bytes(), dry_run=dry_run)
+    # The links go to a file next to ``out`` made before anything is imported (so an unwritable
+    # place is found first), moved onto ``out`` before the import commits (so a failure to
+    # write them rolls the import back).
+    staged = None if dry_run else _stage(out)
+    try:
+        with unit_of_work(settings) as session:
+            result = import_users(session, settings, None, data, dry_run=dry_run)
+            if result.activations and staged is not None:
+                try:
+                    _write_links(staged, out, result.activations, base_url)
+                except OSError as exc:
+                    raise _links_failed(out, exc) from None
+    finally:
+        if staged is not None:
+            staged.unlink(missing_ok=True)
     for error in result.errors:
         typer.echo(f"{file}:{error.line}: {error.message}", err=True)
     if result.errors:
         raise fail(f"{len(result.errors)} line(s) wrong; nothing was imported")
     verb = "would create" if dry_run else "created"
     typer.echo(f"{verb} {result.created}, skipped {result.skipped} (already there)")
-    if result.activations:
-        out = links or file.with_suffix(".activation.csv")
-        with out.open("w", newline="", encoding="utf-8-sig") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(["email", "activation_url"])
-            for a in result.activations:
-                writer.writerow([a.email, f"{base_url.rstrip('/')}/activate/{a.code}"])
+    if result.activations and not dry_run:
         typer.echo(f"activation links written to {out}")
+
+
+def _os_reason(exc: OSError) -> str:
+    return exc.strerror or str(exc) or exc.__class__.__name__
+
+
+def _links_failed(out: Path, exc: OSError) -> typer.Exit:
+    return fail(
+        f"cannot write the activation links to {out}: {_os_reason(exc)}; nothing was imported"
+    )
+
+
+def _stage(out: Path) -> Path:
+    """An empty file beside ``out`` (readable by its owner only: the links are secrets)."""
+    if out.is_dir():
+        raise fail(f"cannot write the activation links to {out}: it is a directory")
+    try:
+        handle, name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
+    except OSError as exc:
+        raise _links_failed(out, exc) from None
+    os.close(handle)
+    return Path(name)
+
+
+def _write_links(staged: Path, out: Path, activations: Sequence[Activation], base_url: str) -> None:
+    with staged.open("w", newline="", encoding="utf-8-sig") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["email", "activation_url"])
+        for a in activations:
+            writer.writerow([a.email, f"{base_url.rstrip('/')}/activate/{a.code}"])
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(staged, out)
 
 
 @cli.command()

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields, replace
+from datetime import datetime
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode
 
@@ -295,6 +296,30 @@ def _dashboard_query(query: PageQuery) -> PageQuery:
     return replace(query, group_by="", status="", level="", role="")
 
 
+def _community_table(
+    session: Session, by_org: CompletionReport, flt: ReportFilter, now: datetime
+) -> tuple[list[tuple[str, None, community.CommunityFigures]], community.CommunityFigures]:
+    """The dashboard's community activity: a row per row of the report by organisation, and
+    the scope's own activity (events its office runs, say) in a row of its own even when it
+    has no learners of its own, so the rows add up to ``community.rolled_up`` of the scope."""
+    org_rows = [(r.label, r.organization_id, r.direct) for r in by_org.rows if r.organization_id]
+    scope_id = _scope_id(by_org)
+    # The scope has no row of its own when it has children but no learners of its own.
+    own = scope_id if all(org_id != scope_id for _l, org_id, _d in org_rows) else None
+    wanted = [(org_id, direct) for _label, org_id, direct in org_rows]
+    if own is not None:
+        wanted.append((own, True))
+    activity = community.for_rows(session, wanted, flt.date_from, flt.date_to, now=now)
+    table = [(label, None, activity[org_id]) for label, org_id, _direct in org_rows]
+    if own is not None and any(activity[own].as_dict().values()):
+        label = _("{name} (own members)").format(name=by_org.scope_label)
+        table.append((label, None, activity[own]))
+    total = community.CommunityFigures()
+    for _label, _href, figures in table:
+        total = total.add(figures)
+    return table, total
+
+
 @router.get("/reports")
 def dashboard(
     request: Request, session: SessionDep, user: ReporterUser, query: QueryDep
@@ -320,18 +345,7 @@ def dashboard(
         offset=0,
         now=now,
     )
-    org_rows = [r for r in by_org.rows if r.organization_id is not None]
-    activity = community.for_rows(
-        session,
-        [(r.organization_id, r.direct) for r in org_rows if r.organization_id is not None],
-        flt.date_from,
-        flt.date_to,
-        now=now,
-    )
-    community_rows = [(r, activity[r.organization_id]) for r in org_rows if r.organization_id]
-    community_total = community.CommunityFigures()
-    for _row, figures in community_rows:
-        community_total = community_total.add(figures)
+    community_table, community_total = _community_table(session, by_org, flt, now)
     all_schools = bool(by_org.rows) and all(r.kind == "school" for r in by_org.rows)
     org_title = _("Completion by school") if all_schools else _("Completion by organisation")
     course_title = _("Completion by course")
@@ -378,7 +392,7 @@ def dashboard(
         ),
         overdue=overdue,
         overdue_total=overdue_total,
-        community_table=[(row.label, None, figures) for row, figures in community_rows],
+        community_table=community_table,
         community_total=community_total,
         links={
             "completion": query.url("/reports/completion"),

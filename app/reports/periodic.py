@@ -79,6 +79,7 @@ from app.reports.service import (
     ReportFilter,
     ReportRow,
     completion_report,
+    one_decimal,
 )
 
 DEFAULT_TZ = "Asia/Ho_Chi_Minh"
@@ -683,8 +684,10 @@ def _empty_row(key: str, label: str) -> dict[str, Any]:
 
 def _finish(row: dict[str, Any], progress_sum: float) -> dict[str, Any]:
     enrolled = row["enrolled"]
-    row["completion_rate"] = round(row["completed"] * 100 / enrolled, 1) if enrolled else 0.0
-    row["average_progress"] = round(progress_sum / enrolled, 1) if enrolled else 0.0
+    # Rounded as the reports themselves round (half away from zero), so a school's rates read
+    # the same in the commune's roll-up as in its own report.
+    row["completion_rate"] = one_decimal(row["completed"] * 100 / enrolled) if enrolled else 0.0
+    row["average_progress"] = one_decimal(progress_sum / enrolled) if enrolled else 0.0
     row["average_score"] = None
     return row
 

@@ -464,18 +464,18 @@ class _Sums:
             in_progress=self.in_progress,
             completed=self.completed,
             overdue=self.overdue,
-            completion_rate=_one_decimal(self.completed * 100 / self.enrolled)
+            completion_rate=one_decimal(self.completed * 100 / self.enrolled)
             if self.enrolled
             else 0.0,
-            average_progress=_one_decimal(self.progress_sum / self.enrolled)
+            average_progress=one_decimal(self.progress_sum / self.enrolled)
             if self.enrolled
             else 0.0,
-            average_score=_one_decimal(self.score_sum / self.score_n) if self.score_n else None,
+            average_score=one_decimal(self.score_sum / self.score_n) if self.score_n else None,
             **extra,
         )
 
 
-def _one_decimal(value: float) -> float:
+def one_decimal(value: float) -> float:
     # Half away from zero (66.65 -> 66.7), not Python's banker's rounding.
     return float(int(value * 10 + 0.5 + 1e-9)) / 10
 
@@ -673,7 +673,7 @@ def _learner(row: Any, now: datetime) -> LearnerRow:
         due_at=due,
         last_activity_at=row.last_activity_at,
         completed_at=row.completed_at,
-        average_score=_one_decimal(float(row.score)) if row.score is not None else None,
+        average_score=one_decimal(float(row.score)) if row.score is not None else None,
     )
 
 

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import csv
+import errno
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-from sqlalchemy import create_engine, func, select, text
+import pytest
+from sqlalchemy import Engine, create_engine, func, select, text
+from typer.testing import CliRunner
 
 from app.accounts.models import Organization, User
+from app.core.config import Settings
+from app.core.db import make_sessionmaker, session_scope
+from tests.factories import make_org
 
 
 def hocso(data_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -108,3 +115,69 @@ def test_an_unmigrated_database_and_a_bad_setting_are_clear(tmp_path: Path) -> N
     prod = hocso(tmp_path, "migrate", HOCSO_ENV="production")
     assert prod.returncode == 1
     assert "HOCSO_SECRET_KEY" in prod.stderr
+
+
+def _import_csv(tmp_path: Path, school_id: int) -> Path:
+    source = tmp_path / "users.csv"
+    source.write_text(
+        "email,full_name,role,organization_id\n"
+        f"links@truong.edu.vn,Phạm Liên,teacher,{school_id}\n",
+        encoding="utf-8",
+    )
+    return source
+
+
+def _imported(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return (
+            conn.scalar(select(func.count(User.id)).where(User.email == "links@truong.edu.vn")) or 0
+        )
+
+
+def test_import_users_with_an_unwritable_links_file_saves_nothing(
+    committed: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    """The links hold the only copy of the activation codes: when they cannot be written the
+    import is one clear line and nothing is saved, so a second run creates the users and
+    writes their links (it would skip them, linkless, had they been saved)."""
+    with session_scope(make_sessionmaker(committed)) as session:
+        school_id = make_org(session).id
+    source = _import_csv(tmp_path, school_id)
+    database = {"HOCSO_DATABASE_URL": settings.database_url}
+    nowhere = tmp_path / "no-such-dir" / "links.csv"
+    failed = hocso(tmp_path, "import-users", str(source), "--links", str(nowhere), **database)
+    assert failed.returncode == 1
+    assert "Traceback" not in failed.stderr
+    assert failed.stderr.strip().count("\n") == 0, failed.stderr
+    assert failed.stderr.startswith(f"hocso: error: cannot write the activation links to {nowhere}")
+    assert _imported(committed) == 0
+    links = tmp_path / "links.csv"
+    again = hocso(tmp_path, "import-users", str(source), "--links", str(links), **database)
+    assert "created 1, skipped 0" in again.stdout, again.stderr
+    assert "links@truong.edu.vn,http" in links.read_text(encoding="utf-8-sig")
+
+
+def test_import_users_rolls_back_when_the_links_fail_to_be_written(
+    committed: Engine, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failure while writing the links (a full disk, say) after the users are inserted rolls
+    the import back, and no half-written links file is left behind."""
+    from app import cli
+
+    with session_scope(make_sessionmaker(committed)) as session:
+        school_id = make_org(session).id
+    source = _import_csv(tmp_path, school_id)
+
+    class FullDisk:
+        def writerow(self, _row: object) -> None:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(cli, "load_settings", lambda: settings)
+    monkeypatch.setattr(csv, "writer", lambda _file: FullDisk())
+    result = CliRunner().invoke(cli.cli, ["import-users", str(source)])
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit)  # not a traceback
+    assert "cannot write the activation links" in result.stderr
+    assert "nothing was imported" in result.stderr
+    assert _imported(committed) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["users.csv"]

@@ -196,3 +196,29 @@ def test_the_dashboard_shows_community_activity_per_school(
     mine = client.get("/reports", params={"from": "2026-10-01", "to": "2026-12-31"}).text
     section = mine[mine.index('id="community-title"') :]
     assert re.search(r'data-figure="community-events">2<', section)  # their school only
+
+
+def test_the_dashboard_counts_the_communes_own_events(
+    client: TestClient, db: Session, settings: Settings, world: World, page_login: Login
+) -> None:
+    """A seminar run by the commune office counts in the commune's dashboard, in a row of the
+    commune's own, although no commune staff member is enrolled in a course."""
+    activity(db, settings, world)  # 2 + 1 events at the two schools in the dates
+    commune_id = world.school.parent_id
+    assert commune_id is not None
+    event(db, world, commune_id, datetime(2026, 10, 20, 1, tzinfo=UTC), world.teacher)
+    q4 = (date(2026, 10, 1), date(2026, 12, 31))
+    assert community.rolled_up(db, commune_id, *q4, now=NOW).events_held == 4
+    db.commit()
+    client.cookies.clear()
+    page_login(world.admin.email, PASSWORD)
+    client.cookies.set("hocso_lang", "en")
+    page = client.get(
+        "/reports", params={"organization_id": commune_id, "from": "2026-10-01", "to": "2026-12-31"}
+    ).text
+    section = page[page.index('id="community-title"') :]
+    section = section[: section.index("</section>")]
+    assert re.findall(r'data-figure="community-events">(\d+)<', section) == ["4"]
+    rows = re.findall(r'<th scope="row">([^<]*)</th>\s*<td[^>]*>(\d+)<', section)
+    assert ("Total", "4") in rows
+    assert any(label.endswith("(own members)") and held == "1" for label, held in rows), rows

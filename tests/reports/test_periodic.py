@@ -23,7 +23,7 @@ from app.core.db import utcnow
 from app.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from app.lms import service as lms
 from app.lms.models import Enrollment, EnrollmentStatus
-from app.reports import periodic
+from app.reports import periodic, service
 from app.reports.periodic import PeriodicReport, ReportStatus, Timeliness
 from app.reports.periods import PeriodKind, current_period
 from tests.accounts.test_auth_api import token_for
@@ -485,6 +485,18 @@ def test_rollup_sums_snapshots() -> None:
     assert rows[1]["average_score"] is None  # not derivable from the snapshots
     assert (totals["enrolled"], totals["completed"], totals["completed_in_period"]) == (20, 6, 6)
     assert totals["completion_rate"] == 30.0
+
+
+def test_rollup_rounds_rates_as_the_schools_own_reports_do() -> None:
+    """1 of 16 completed (6.25 %) and 12.25 % progress read 6.3 and 12.3 in the school's report:
+    the commune's roll-up of that one school shows the same, not 6.2 and 12.2."""
+    school = service._Sums(enrolled=16, completed=1, in_progress=3, progress_sum=196.0)
+    own = school.row("7", "Chuyển đổi số cho giáo viên")
+    assert (own.completion_rate, own.average_progress) == (6.3, 12.3)
+    frozen = periodic._row_dict(own)
+    rows, totals = periodic.rollup([{"rows": [frozen], "totals": dict(frozen)}])
+    for rolled in (rows[0], totals):
+        assert (rolled["completion_rate"], rolled["average_progress"]) == (6.3, 12.3)
 
 
 # --- The JSON API ----------------------------------------------------------------------------
