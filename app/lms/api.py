@@ -15,9 +15,10 @@ from app.accounts import auth
 from app.accounts.deps import ApiClaims, ApiUser
 from app.accounts.models import Organization, SchoolLevel, User
 from app.accounts.schemas import LineErrorOut
-from app.core.db import SessionDep, begin_autocommit_read, utcnow
+from app.core.db import SessionDep, begin_autocommit_read, begin_write, utcnow
 from app.core.errors import InvalidInput, NotFound, PayloadTooLarge
 from app.core.i18n import gettext as _
+from app.core.web import Limit, Offset
 from app.lcms.files import FILE_RESPONSES, serve_version
 from app.lms import course_view, enrol_import, policy, progress, quiz, service
 from app.lms.models import (
@@ -66,8 +67,6 @@ from app.lms.schemas import (
 )
 
 router = APIRouter(prefix="/api/v1", tags=["learning"])
-Limit = Annotated[int, Query(ge=1, le=100)]
-Offset = Annotated[int, Query(ge=0)]
 
 
 def summary(course: Course) -> CourseSummary:
@@ -371,10 +370,13 @@ def learners(
 
 
 @router.get("/me/enrollments", response_model=EnrollmentPage)
-def my_enrollments(session: SessionDep, user: ApiUser) -> EnrollmentPage:
-    rows = service.my_enrollments(session, user)
+def my_enrollments(
+    session: SessionDep, user: ApiUser, limit: Limit = 50, offset: Offset = 0
+) -> EnrollmentPage:
+    rows = service.my_enrollments(session, user, limit=limit, offset=offset)
     return EnrollmentPage(
-        items=[enrollment_out(r.enrollment, r.course) for r in rows], total=len(rows)
+        items=[enrollment_out(r.enrollment, r.course) for r in rows],
+        total=service.count_my_enrollments(session, user),
     )
 
 
@@ -479,13 +481,26 @@ def attempt_out(view: quiz.AttemptView) -> AttemptOut:
 
 @router.post("/lessons/{lesson_id}/attempts", response_model=AttemptOut, status_code=201)
 def start_attempt(lesson_id: int, session: SessionDep, user: ApiUser) -> AttemptOut:
-    """Start (or resume) an attempt. The questions come without their answers."""
+    """Start (or resume) an attempt. The questions come without their answers. An attempt
+    whose time ran out unsubmitted is scored first, and stays scored when no attempt is left
+    (409)."""
+    if quiz.close_expired(session, user, lesson_id):
+        session.commit()  # the scoring stays, whatever starting the next attempt answers
     return attempt_out(quiz.start_attempt(session, user, lesson_id))
 
 
 @router.get("/attempts/{attempt_id}", response_model=AttemptOut)
 def get_attempt(attempt_id: int, session: SessionDep, user: ApiUser) -> AttemptOut:
-    return attempt_out(quiz.get_attempt(session, user, attempt_id))
+    """The attempt. One whose time ran out unsubmitted is scored on the answers saved in time,
+    as a late submission would be, and comes back with ``submitted_at`` set."""
+    view = quiz.get_attempt(session, user, attempt_id)
+    if quiz.expired(view.attempt):
+        # Scoring is a write: in a writing transaction (SQLite cannot always turn a reading
+        # one into a writer once other writers have committed).
+        session.commit()
+        begin_write(session)
+        view = quiz.get_attempt(session, user, attempt_id, score_expired=True)
+    return attempt_out(view)
 
 
 @router.patch("/attempts/{attempt_id}", response_model=AttemptOut)
@@ -509,7 +524,7 @@ def submit_attempt(
         score=score,
         max_score=max_score,
         passed=bool(attempt.passed),
-        percent=round(score * 100 / max_score) if max_score else 0,
+        percent=quiz.percent_of(score, max_score),
         late=result.late,
         review=[
             ReviewOut(
@@ -534,8 +549,10 @@ def verify_url(request: Request, code: str) -> str:
 
 
 @router.get("/me/certificates", response_model=CertificatePage)
-def my_certificates(request: Request, session: SessionDep, user: ApiUser) -> CertificatePage:
-    items = progress.my_certificates(session, user)
+def my_certificates(
+    request: Request, session: SessionDep, user: ApiUser, limit: Limit = 50, offset: Offset = 0
+) -> CertificatePage:
+    items = progress.my_certificates(session, user, limit=limit, offset=offset)
     return CertificatePage(
         items=[
             CertificateOut(
@@ -548,7 +565,7 @@ def my_certificates(request: Request, session: SessionDep, user: ApiUser) -> Cer
             )
             for c in items
         ],
-        total=len(items),
+        total=progress.count_my_certificates(session, user),
     )
 
 

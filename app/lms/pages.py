@@ -417,15 +417,14 @@ def quiz_start(request: Request, lesson_id: int, session: SessionDep, user: Page
     lesson = service.get_lesson(session, lesson_id)
     course = _visible_course_of(session, user, lesson)
     try:
+        if quiz.close_expired(session, user, lesson.id):
+            session.commit()  # an expired attempt scored on the way stays scored
         quiz.start_attempt(session, user, lesson.id)
     except AppError as exc:
+        session.rollback()
         if exc.status_code == 403:
-            session.rollback()
             return redirect(request, f"/courses/{course.id}", message=exc.detail, level="error")
         if exc.status_code in (409, 422):
-            # An expired attempt scored on the way stays scored: no rollback for a 409.
-            if exc.status_code == 422:
-                session.rollback()
             return redirect(request, _lesson_url(lesson.id), message=exc.detail, level="error")
         raise
     return redirect(request, f"/lessons/{lesson.id}/quiz")
@@ -465,6 +464,15 @@ def quiz_page(request: Request, lesson_id: int, session: SessionDep, user: PageU
     )
 
 
+MAX_ID_DIGITS = 18  # within a 64-bit id; int() of a long digit string is slow or refused
+
+
+def _is_id(value: str) -> bool:
+    """Plain ASCII digits of a possible id (isdecimal alone also takes other scripts' digits,
+    which int() reads, and any length)."""
+    return 0 < len(value) <= MAX_ID_DIGITS and value.isascii() and value.isdecimal()
+
+
 def _form_answers(view: quiz.AttemptView, form: FormData) -> dict[str, Any]:
     """The answers of the quiz form: field ``q<id>`` holds choice ids or the text."""
     answers: dict[str, Any] = {}
@@ -477,7 +485,7 @@ def _form_answers(view: quiz.AttemptView, form: FormData) -> dict[str, Any]:
             continue
         ids: list[int] = []
         for value in form.getlist(name):
-            if not isinstance(value, str) or not value.strip().isdecimal():
+            if not isinstance(value, str) or not _is_id(value.strip()):
                 raise InvalidInput(
                     _("Question {id} needs a list of choice ids.").format(id=question.id)
                 )
@@ -579,7 +587,7 @@ def result_page(request: Request, attempt_id: int, session: SessionDep, user: Pa
             "answers": attempt.answers,
             "score": score,
             "max_score": max_score,
-            "percent": round(score * 100 / max_score) if max_score else 0,
+            "percent": quiz.percent_of(score, max_score),
             "late": late,
             "review": review,
             "show_answers": course.review_policy == ReviewPolicy.answers,

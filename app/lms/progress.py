@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
@@ -383,13 +383,26 @@ def new_certificate_code() -> str:
     return "-".join(raw[i : i + 4] for i in range(0, 24, 4))
 
 
-def my_certificates(session: Session, actor: User) -> list[Certificate]:
-    return list(
-        session.scalars(
-            select(Certificate)
-            .where(Certificate.user_id == actor.id)
-            .order_by(Certificate.issued_at.desc())
+def my_certificates(
+    session: Session, actor: User, *, limit: int | None = None, offset: int = 0
+) -> list[Certificate]:
+    """The actor's certificates, newest first; a page of them with ``limit`` (all without)."""
+    query = (
+        select(Certificate)
+        .where(Certificate.user_id == actor.id)
+        .order_by(Certificate.issued_at.desc(), Certificate.id.desc())
+    )
+    if limit is not None:
+        query = query.limit(limit).offset(offset)
+    return list(session.scalars(query))
+
+
+def count_my_certificates(session: Session, actor: User) -> int:
+    return (
+        session.scalar(
+            select(func.count()).select_from(Certificate).where(Certificate.user_id == actor.id)
         )
+        or 0
     )
 
 

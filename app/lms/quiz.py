@@ -5,13 +5,20 @@ choice order it was shown, saves answers as the learner goes, and is submitted o
 submission is 409). The time limit is the server's: answers saved or submitted after the deadline
 (plus a short grace for the network) are not accepted; a submission that arrives late is scored
 on the answers saved before the deadline, and an expired attempt that was never submitted is
-scored the same way the next time the learner opens the quiz.
+scored the same way the next time the learner opens the quiz or asks for the attempt. Since
+opening the quiz may then fail (no attempt left: 409) and a failed request rolls back, the
+routes score expired attempts first (``close_expired``) and commit before they start the next.
+
+A quiz whose shown questions are worth 0 points in all (a survey, an optional check) is passed
+by submitting it: there is nothing to get wrong. A required quiz cannot be published that way
+(``service.publish_course``).
 """
 
 from __future__ import annotations
 
 import random
 import secrets
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -40,6 +47,25 @@ from app.lms.models import (
 GRACE = timedelta(seconds=15)
 MAX_TEXT = 2000
 MAX_CHOICES = 12
+
+
+def normal_text(text: str) -> str:
+    """A short answer as compared: NFC (Vietnamese typed in composed or decomposed Unicode is
+    the same text), trimmed, internal whitespace collapsed to one space."""
+    return " ".join(unicodedata.normalize("NFC", text).split())
+
+
+def percent_of(score: int, max_score: int) -> int:
+    """The percent shown for a score: rounded down, so it never contradicts ``passed`` (2 of 3
+    is 66 %, not "67 %" and failed against a pass score of 67). Nothing to score is 100 %."""
+    if max_score <= 0:
+        return 100
+    return score * 100 // max_score
+
+
+def is_passed(score: int, max_score: int, pass_score: int) -> bool:
+    """Passed when the exact ratio reaches ``pass_score``; a quiz of 0 points is passed."""
+    return max_score <= 0 or score * 100 >= pass_score * max_score
 
 
 # --- Authoring -----------------------------------------------------------------------------
@@ -87,7 +113,7 @@ def add_question(
         options = [(_("True"), truth), (_("False"), not truth)]
     correct = sum(1 for _t, c in options if c)
     if question_kind == QuestionKind.short:
-        if not (answer or "").strip():
+        if not _accepted(answer or ""):
             raise InvalidInput(_("A short-answer question needs the accepted answer(s)."))
         options = []
     elif not 2 <= len(options) <= MAX_CHOICES:
@@ -109,12 +135,17 @@ def add_question(
         points=points,
         position=position,
         ignore_accents=ignore_accents,
-        answer=answer.strip()[:500] if question_kind == QuestionKind.short and answer else None,
+        answer=_accepted(answer) if question_kind == QuestionKind.short and answer else None,
         choices=[Choice(text=t, correct=c, position=i) for i, (t, c) in enumerate(options)],
     )
     session.add(question)
     session.flush()
     return question
+
+
+def _accepted(answer: str) -> str:
+    """The accepted answers as stored: each normalised (``normal_text``), joined by "|"."""
+    return "|".join(normal_text(a) for a in answer.split("|") if a.strip())[:500]
 
 
 def questions_of(session: Session, lesson_id: int) -> list[Question]:
@@ -176,36 +207,49 @@ def _view(session: Session, attempt: Attempt) -> AttemptView:
     return AttemptView(attempt, _shown(attempt, questions), left)
 
 
-def open_attempt(session: Session, actor: User, lesson_id: int) -> AttemptView | None:
-    """The learner's attempt still in time, if any (an expired one is scored on the way)."""
+def expired(attempt: Attempt) -> bool:
+    """Never submitted and past its deadline (and the grace): it is scored as it stands."""
+    return (
+        attempt.submitted_at is None
+        and attempt.deadline_at is not None
+        and utcnow() > attempt.deadline_at + GRACE
+    )
+
+
+def close_expired(session: Session, actor: User, lesson_id: int) -> int:
+    """Score the learner's expired attempts at this quiz on the answers saved in time; how
+    many were scored. The route commits when this is not 0, before anything that may fail:
+    a passed attempt then counts (lesson, course, certificate) even if no attempt is left."""
     lesson = _quiz_lesson(session, lesson_id)
     course = service.course_of_lesson(session, lesson)
     service.require_active_enrollment(session, actor, course)
+    scored = 0
     for attempt in attempts_of(session, actor, lesson.id):
+        if expired(attempt) and _score(session, actor, attempt, lesson):
+            scored += 1
+    return scored
+
+
+def open_attempt(session: Session, actor: User, lesson_id: int) -> AttemptView | None:
+    """The learner's attempt still in time, if any (an expired one is scored on the way)."""
+    close_expired(session, actor, lesson_id)
+    for attempt in attempts_of(session, actor, lesson_id):
         if attempt.submitted_at is None:
-            if attempt.deadline_at is None or utcnow() <= attempt.deadline_at + GRACE:
-                return _view(session, attempt)
-            _score(session, actor, attempt, lesson)
+            return _view(session, attempt)
     return None
 
 
 def start_attempt(session: Session, actor: User, lesson_id: int) -> AttemptView:
-    """Resume the open attempt, or start the next one within the attempt limit."""
+    """Resume the open attempt, or start the next one within the attempt limit.
+
+    Expired attempts are scored first (``close_expired``), but in this transaction: a route
+    calls ``close_expired`` and commits before, so that a 409 here does not undo the scoring."""
+    close_expired(session, actor, lesson_id)
     lesson = _quiz_lesson(session, lesson_id)
-    course = service.course_of_lesson(session, lesson)
-    service.require_active_enrollment(session, actor, course)
-    attempts = list(
-        session.scalars(
-            select(Attempt)
-            .where(Attempt.user_id == actor.id, Attempt.lesson_id == lesson.id)
-            .order_by(Attempt.number)
-        )
-    )
+    attempts = attempts_of(session, actor, lesson.id)
     for attempt in attempts:
         if attempt.submitted_at is None:
-            if attempt.deadline_at is None or utcnow() <= attempt.deadline_at + GRACE:
-                return _view(session, attempt)
-            _score(session, actor, attempt, lesson)  # expired: scored on saved answers
+            return _view(session, attempt)
     if lesson.max_attempts is not None and len(attempts) >= lesson.max_attempts:
         raise Conflict(
             _("You have used all {n} attempts for this quiz.").format(n=lesson.max_attempts)
@@ -247,8 +291,15 @@ def _own_attempt(session: Session, actor: User, attempt_id: int) -> Attempt:
     return attempt
 
 
-def get_attempt(session: Session, actor: User, attempt_id: int) -> AttemptView:
-    return _view(session, _own_attempt(session, actor, attempt_id))
+def get_attempt(
+    session: Session, actor: User, attempt_id: int, *, score_expired: bool = False
+) -> AttemptView:
+    """The learner's attempt. With ``score_expired``, one whose time ran out unsubmitted is
+    scored on the answers saved in time (a write: SQLite callers begin a writing transaction)."""
+    attempt = _own_attempt(session, actor, attempt_id)
+    if score_expired and expired(attempt):
+        _score(session, actor, attempt, service.get_lesson(session, attempt.lesson_id))
+    return _view(session, attempt)
 
 
 def _clean_answers(
@@ -337,7 +388,7 @@ def _is_correct(question: Question, given: Any) -> bool:
         accepted = [a for a in (question.answer or "").split("|") if a.strip()]
         if question.ignore_accents:
             return fold(given) in {fold(a) for a in accepted}
-        return given.strip() in {a.strip() for a in accepted}
+        return normal_text(given) in {normal_text(a) for a in accepted}
     right = {c.id for c in question.choices if c.correct}
     return isinstance(given, list) and set(given) == right
 
@@ -348,7 +399,7 @@ def _score(session: Session, actor: User, attempt: Attempt, lesson: Lesson) -> b
     shown = [questions[q] for q in attempt.layout.get("questions", []) if q in questions]
     max_score = sum(q.points for q in shown)
     score = sum(q.points for q in shown if _is_correct(q, attempt.answers.get(str(q.id))))
-    passed = max_score > 0 and score * 100 >= lesson.pass_score * max_score
+    passed = is_passed(score, max_score, lesson.pass_score)
     session.flush()
     result = session.execute(
         update(Attempt)

@@ -32,6 +32,7 @@ from app.lms.models import (
     LessonProgress,
     Module,
     ProgressStatus,
+    Question,
     ReviewPolicy,
 )
 
@@ -434,6 +435,31 @@ def apply_content_update(session: Session, actor: User, lesson_id: int) -> Lesso
     return lesson
 
 
+def _check_required_quizzes(session: Session, lessons: list[Lesson]) -> None:
+    """A required quiz must be passable: at least one question, worth points in all (one
+    without questions cannot be started; one of 0 points would be passed by any answers)."""
+    quizzes = [le for le in lessons if le.kind == LessonKind.quiz and le.required]
+    if not quizzes:
+        return
+    points = dict(
+        session.execute(
+            select(Question.lesson_id, func.sum(Question.points))
+            .where(Question.lesson_id.in_([le.id for le in quizzes]))
+            .group_by(Question.lesson_id)
+        )
+        .tuples()
+        .all()
+    )
+    for lesson in quizzes:
+        if not points.get(lesson.id):
+            raise Conflict(
+                _(
+                    "The required quiz '{title}' needs questions worth at least one point "
+                    "before the course is published."
+                ).format(title=lesson.title)
+            )
+
+
 def publish_course(session: Session, actor: User, course_id: int) -> Course:
     course = get_course_for(session, actor, course_id)
     policy.require_owner(actor, course)
@@ -443,6 +469,7 @@ def publish_course(session: Session, actor: User, course_id: int) -> Course:
     lessons = [lesson for group in plan.lessons.values() for lesson in group]
     if not lessons:
         raise Conflict(_("A course needs at least one lesson before it is published."))
+    _check_required_quizzes(session, lessons)
     for lesson in lessons:
         if lesson.content_version_id is None:
             continue
@@ -674,16 +701,32 @@ class MyEnrollment:
     course: Course
 
 
-def my_enrollments(session: Session, actor: User) -> list[MyEnrollment]:
-    rows = session.execute(
+def _mine(actor: User) -> ColumnElement[bool]:
+    return and_(
+        Enrollment.user_id == actor.id, Enrollment.status != EnrollmentStatus.withdrawn.value
+    )
+
+
+def my_enrollments(
+    session: Session, actor: User, *, limit: int | None = None, offset: int = 0
+) -> list[MyEnrollment]:
+    """The actor's enrolments (not withdrawn): unfinished first, by due date, then title;
+    a page of them with ``limit`` (all without)."""
+    query = (
         select(Enrollment, Course)
         .join(Course, Course.id == Enrollment.course_id)
-        .where(
-            Enrollment.user_id == actor.id, Enrollment.status != EnrollmentStatus.withdrawn.value
+        .where(_mine(actor))
+        .order_by(
+            Enrollment.completed_at.is_not(None), Enrollment.due_at, Course.title, Enrollment.id
         )
-        .order_by(Enrollment.completed_at.is_not(None), Enrollment.due_at, Course.title)
-    ).all()
-    return [MyEnrollment(e, c) for e, c in rows]
+    )
+    if limit is not None:
+        query = query.limit(limit).offset(offset)
+    return [MyEnrollment(e, c) for e, c in session.execute(query).all()]
+
+
+def count_my_enrollments(session: Session, actor: User) -> int:
+    return session.scalar(select(func.count()).select_from(Enrollment).where(_mine(actor))) or 0
 
 
 def require_editable(course: Course) -> None:

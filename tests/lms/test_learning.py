@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from datetime import timedelta
 
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session
 from app.accounts.audit import AuditEntry
 from app.core.config import Settings
 from app.core.db import utcnow
-from app.lms import quiz, service
+from app.lms import progress, quiz, service
 from app.lms.models import Attempt, Certificate, LessonProgress, ProgressEvent
 from tests.accounts.test_auth_api import token_for
 from tests.lms.helpers import World, build_world
@@ -317,3 +318,203 @@ def test_short_answers_respect_the_accent_setting(db: Session, world: World) -> 
     assert quiz._is_correct(loose, "  HÀ  NỘI ")
     assert not quiz._is_correct(strict, "ha noi")
     assert quiz._is_correct(strict, "Hà Nội")
+
+
+def test_an_expired_last_attempt_is_scored_even_when_no_attempt_is_left(
+    client: TestClient, db: Session, world: World, t: H
+) -> None:
+    world.quiz.time_limit_seconds = 60
+    world.quiz.max_attempts = 1
+    db.flush()
+    url = f"/api/v1/lessons/{world.quiz.id}/attempts"
+    attempt = client.post(url, headers=t).json()
+    saved = client.patch(
+        f"/api/v1/attempts/{attempt['id']}",
+        headers=t,
+        json={"answers": answers_for(attempt, right=True)},
+    )
+    assert saved.status_code == 200
+    row = db.get(Attempt, attempt["id"])
+    assert row is not None
+    row.deadline_at = utcnow() - timedelta(minutes=5)  # the connection dropped; time ran out
+    db.flush()
+    # Reopening the quiz scores the expired attempt; no attempt is left to start (409), and
+    # the scoring is not rolled back with the refusal.
+    assert client.post(url, headers=t).status_code == 409
+    db.expire_all()
+    row = db.get(Attempt, attempt["id"])
+    assert row is not None
+    assert row.submitted_at is not None
+    assert (row.score, row.max_score, row.passed) == (2, 2, True)
+    record = db.scalar(
+        select(LessonProgress).where(
+            LessonProgress.user_id == world.teacher.id, LessonProgress.lesson_id == world.quiz.id
+        )
+    )
+    assert record is not None
+    assert record.status == "completed"
+
+
+def test_an_expired_attempt_is_scored_when_it_is_read(
+    client: TestClient, db: Session, world: World, t: H
+) -> None:
+    world.quiz.time_limit_seconds = 60
+    db.flush()
+    attempt = client.post(f"/api/v1/lessons/{world.quiz.id}/attempts", headers=t).json()
+    client.patch(
+        f"/api/v1/attempts/{attempt['id']}",
+        headers=t,
+        json={"answers": answers_for(attempt, right=True)},
+    )
+    fresh = client.get(f"/api/v1/attempts/{attempt['id']}", headers=t).json()
+    assert fresh["submitted_at"] is None  # still in time: left open
+    row = db.get(Attempt, attempt["id"])
+    assert row is not None
+    row.deadline_at = utcnow() - timedelta(minutes=5)
+    db.flush()
+    read = client.get(f"/api/v1/attempts/{attempt['id']}", headers=t)
+    assert read.status_code == 200
+    assert read.json()["submitted_at"] is not None
+    db.expire_all()
+    row = db.get(Attempt, attempt["id"])
+    assert row is not None
+    assert (row.score, row.passed) == (2, True)
+
+
+def test_a_required_quiz_that_cannot_be_passed_is_not_published(
+    client: TestClient, db: Session, world: World
+) -> None:
+    a = token_for(client, world.author.email)
+    course = service.create_course(db, world.author, title="Khoá có bài kiểm tra rỗng")
+    module = service.add_module(db, world.author, course.id, title="Học phần 1")
+    lesson = service.add_lesson(db, world.author, module.id, title="Kiểm tra cuối", kind="quiz")
+    publish = f"/api/v1/courses/{course.id}/publish"
+    empty = client.post(publish, headers=a)
+    assert empty.status_code == 409
+    assert "Kiểm tra cuối" in empty.json()["detail"]
+    quiz.add_question(
+        db, world.author, lesson.id, text="Đã xem?", kind="true_false", answer="true", points=0
+    )
+    assert client.post(publish, headers=a).status_code == 409  # 0 points in all
+    quiz.add_question(db, world.author, lesson.id, text="Đúng?", kind="true_false", answer="true")
+    assert client.post(publish, headers=a).status_code == 200
+    # An optional quiz does not hold the course back.
+    other = service.create_course(db, world.author, title="Khoá có khảo sát")
+    module = service.add_module(db, world.author, other.id, title="Học phần 1")
+    service.add_lesson(db, world.author, module.id, title="Khảo sát", kind="quiz", required=False)
+    assert client.post(f"/api/v1/courses/{other.id}/publish", headers=a).status_code == 200
+
+
+def test_a_quiz_worth_no_points_is_passed_by_submitting_it(
+    client: TestClient, db: Session, world: World, t: H
+) -> None:
+    lesson = service.add_lesson(
+        db, world.author, world.quiz.module_id, title="Khảo sát", kind="quiz", required=False
+    )
+    q = quiz.add_question(
+        db,
+        world.author,
+        lesson.id,
+        text="Bạn đã xem video?",
+        kind="true_false",
+        answer="true",
+        points=0,
+    )
+    attempt = client.post(f"/api/v1/lessons/{lesson.id}/attempts", headers=t).json()
+    wrong = [c.id for c in q.choices if not c.correct]
+    result = client.post(
+        f"/api/v1/attempts/{attempt['id']}/submit",
+        headers=t,
+        json={"answers": {str(q.id): wrong}},
+    ).json()
+    assert (result["score"], result["max_score"]) == (0, 0)
+    assert (result["passed"], result["percent"]) == (True, 100)
+
+
+def test_strict_short_answers_ignore_the_unicode_form_and_the_spacing(
+    client: TestClient, db: Session, world: World, t: H
+) -> None:
+    decomposed = unicodedata.normalize("NFD", "Hà Nội")
+    assert decomposed != "Hà Nội"  # the same text in other code points (Unikey "tổ hợp")
+    q = quiz.add_question(
+        db,
+        world.author,
+        world.quiz.id,
+        text="Thủ đô của Việt Nam?",
+        kind="short",
+        answer=f" {decomposed}  | Thăng   Long ",
+        ignore_accents=False,
+    )
+    assert q.answer == "Hà Nội|Thăng Long"  # stored composed, one space
+    for typed in (decomposed, "Hà Nội", "  Hà \t Nội ", unicodedata.normalize("NFD", "Thăng Long")):
+        assert quiz._is_correct(q, typed), typed
+    assert not quiz._is_correct(q, "Ha Noi")  # still accent-sensitive
+    attempt = client.post(f"/api/v1/lessons/{world.quiz.id}/attempts", headers=t).json()
+    result = client.post(
+        f"/api/v1/attempts/{attempt['id']}/submit",
+        headers=t,
+        json={"answers": {str(q.id): decomposed}},
+    ).json()
+    assert next(r for r in result["review"] if r["question_id"] == q.id)["correct"] is True
+
+
+def test_the_shown_percent_never_contradicts_passed(
+    client: TestClient, db: Session, world: World, t: H
+) -> None:
+    lesson = service.add_lesson(
+        db, world.author, world.quiz.module_id, title="Ba câu", kind="quiz", pass_score=67
+    )
+    questions = [
+        quiz.add_question(
+            db, world.author, lesson.id, text=f"Câu {i}?", kind="true_false", answer="true"
+        )
+        for i in range(3)
+    ]
+    attempt = client.post(f"/api/v1/lessons/{lesson.id}/attempts", headers=t).json()
+    answers = {
+        str(q.id): [next(c.id for c in q.choices if c.correct == (i < 2))]
+        for i, q in enumerate(questions)
+    }
+    result = client.post(
+        f"/api/v1/attempts/{attempt['id']}/submit", headers=t, json={"answers": answers}
+    ).json()
+    # 2 of 3 is 66.7 %: below a pass score of 67, and shown as 66 %, not "67 %".
+    assert (result["score"], result["max_score"], result["passed"]) == (2, 3, False)
+    assert result["percent"] == 66
+    assert quiz.percent_of(2, 3) == 66
+    assert quiz.percent_of(1, 2) == 50
+    assert quiz.percent_of(3, 3) == 100
+    assert quiz.percent_of(0, 0) == 100
+
+
+def test_my_enrollments_and_certificates_are_paged(
+    client: TestClient, db: Session, world: World, t: H
+) -> None:
+    other = service.create_course(db, world.author, title="Khoá 2")
+    module = service.add_module(db, world.author, other.id, title="Học phần 1")
+    service.add_lesson(
+        db, world.author, module.id, title="Video", kind="content", content_id=world.item.id
+    )
+    service.publish_course(db, world.author, other.id)
+    assert client.post(f"/api/v1/courses/{other.id}/enroll", headers=t).status_code == 200
+    first = client.get("/api/v1/me/enrollments?limit=1", headers=t).json()
+    second = client.get("/api/v1/me/enrollments?limit=1&offset=1", headers=t).json()
+    assert (first["total"], second["total"]) == (2, 2)
+    assert len(first["items"]) == len(second["items"]) == 1
+    assert {first["items"][0]["course_id"], second["items"][0]["course_id"]} == {
+        world.course.id,
+        other.id,
+    }
+    assert len(client.get("/api/v1/me/enrollments", headers=t).json()["items"]) == 2
+    assert client.get("/api/v1/me/enrollments?limit=0", headers=t).status_code == 422
+    for course in (world.course, other):
+        db.add(
+            Certificate(
+                code=progress.new_certificate_code(), user_id=world.teacher.id, course_id=course.id
+            )
+        )
+    db.flush()
+    page = client.get("/api/v1/me/certificates?limit=1&offset=1", headers=t).json()
+    assert page["total"] == 2
+    assert len(page["items"]) == 1
+    assert client.get("/api/v1/me/certificates?offset=-1", headers=t).status_code == 422

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from app.accounts.models import User
 from app.core.config import Settings
 from app.core.db import utcnow
-from app.lms import progress, service
+from app.lms import progress, quiz, service
 from app.lms.models import (
     Attempt,
     Certificate,
@@ -460,6 +460,92 @@ def test_review_policy_and_wrong_answers_on_the_result_page(
     over = open_quiz(client, world.quiz.id, follow_redirects=False)
     assert over.status_code == 303
     assert over.headers["location"] == f"/lessons/{world.quiz.id}"
+
+
+def test_an_expired_last_attempt_is_scored_by_the_quiz_button(
+    client: TestClient, db: Session, page_login: Login, world: World
+) -> None:
+    world.quiz.time_limit_seconds = 600
+    world.quiz.max_attempts = 1
+    db.flush()
+    learner(client, page_login, world)
+    page = open_quiz(client, world.quiz.id).text
+    attempt_id = int(re.search(r'data-attempt="(\d+)"', page).group(1))  # type: ignore[union-attr]
+    single, right, short = right_choice(db, world.quiz.id)
+    saved = client.patch(
+        f"/attempts/{attempt_id}/answers",
+        json={"answers": {str(single): [right], str(short): "CĐS"}},
+        headers={"X-CSRF-Token": csrf_from(page)},
+    )
+    assert saved.status_code == 200, saved.text
+    attempt = db.get(Attempt, attempt_id)
+    assert attempt is not None
+    attempt.deadline_at = utcnow() - timedelta(minutes=5)  # the page was closed; time ran out
+    db.flush()
+    again = open_quiz(client, world.quiz.id, follow_redirects=False)
+    assert again.status_code == 303  # no attempt left: back to the lesson, with a message
+    assert again.headers["location"] == f"/lessons/{world.quiz.id}"
+    db.expire_all()
+    attempt = db.get(Attempt, attempt_id)
+    assert attempt is not None
+    assert (attempt.score, attempt.passed) == (2, True)
+    record = db.scalar(
+        select(LessonProgress).where(
+            LessonProgress.user_id == world.teacher.id, LessonProgress.lesson_id == world.quiz.id
+        )
+    )
+    assert record is not None
+    assert record.status == "completed"
+
+
+def test_the_quiz_form_refuses_odd_choice_ids_without_an_error_page(
+    client: TestClient, db: Session, page_login: Login, world: World
+) -> None:
+    learner(client, page_login, world)
+    page = open_quiz(client, world.quiz.id).text
+    attempt_id = int(re.search(r'data-attempt="(\d+)"', page).group(1))  # type: ignore[union-attr]
+    single, _right, _short = right_choice(db, world.quiz.id)
+    # A superscript digit, another script's digit, more digits than int() reads.
+    for value in ("²", "٣", "9" * 5000, "1" * 19):
+        sent = client.post(
+            f"/attempts/{attempt_id}/submit-form",
+            data={"csrf_token": csrf_from(page), f"q{single}": value},
+            follow_redirects=False,
+        )
+        assert sent.status_code == 303, value[:10]
+        assert sent.headers["location"] == f"/lessons/{world.quiz.id}/quiz"
+    attempt = db.get(Attempt, attempt_id)
+    assert attempt is not None
+    assert attempt.submitted_at is None
+
+
+def test_the_result_page_shows_a_percent_that_agrees_with_passed(
+    client: TestClient, db: Session, page_login: Login, world: World
+) -> None:
+    lesson = service.add_lesson(
+        db, world.author, world.quiz.module_id, title="Ba câu", kind="quiz", pass_score=67
+    )
+    questions = [
+        quiz.add_question(
+            db, world.author, lesson.id, text=f"Câu {i}?", kind="true_false", answer="true"
+        )
+        for i in range(3)
+    ]
+    learner(client, page_login, world)
+    page = open_quiz(client, lesson.id).text
+    attempt_id = int(re.search(r'data-attempt="(\d+)"', page).group(1))  # type: ignore[union-attr]
+    answers = {
+        f"q{q.id}": str(next(c.id for c in q.choices if c.correct == (i < 2)))
+        for i, q in enumerate(questions)
+    }
+    client.post(
+        f"/attempts/{attempt_id}/submit-form",
+        data={"csrf_token": csrf_from(page), **answers},
+        follow_redirects=False,
+    )
+    result = client.get(f"/attempts/{attempt_id}/result").text
+    assert "result-failed" in result
+    assert "(66%)" in result  # 2 of 3 against 67 %: not "67%" and failed
 
 
 def test_a_timed_quiz_shows_the_countdown(
