@@ -3,6 +3,7 @@ leaders, threads and posts, attachments, moderation, read markers and unread cou
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 import pytest
@@ -153,6 +154,41 @@ def test_teachers_create_clubs_in_their_school_and_lead_them(
     )
     assert again.status_code == 409
     assert db.scalar(select(func.count(Club.id))) == 1
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("CLB TIN HỌC", "CLB Tin học"),
+        ("ĐỘI TUYỂN ỨNG DỤNG", "đội tuyển ứng dụng"),
+        # The same letters, composed and decomposed (what some keyboards send).
+        ("CLB Tiếng Việt", unicodedata.normalize("NFD", "clb tiếng việt")),
+    ],
+)
+def test_a_vietnamese_club_name_in_another_case_is_the_same_name(
+    api: Api, db: Session, town: Town, first: str, second: str
+) -> None:
+    made = api.client.post(
+        "/api/v1/clubs",
+        json={"name": first, "organization_id": town.school.id, "description": ""},
+        headers=api.h(town.leader),
+    )
+    assert made.status_code == 201, made.text
+    again = api.client.post(
+        "/api/v1/clubs",
+        json={"name": second, "organization_id": town.school.id, "description": ""},
+        headers=api.h(town.teacher),
+    )
+    assert again.status_code == 409, again.text
+    assert "already exists here" in again.json()["detail"]
+    assert db.scalar(select(func.count(Club.id))) == 1
+    # Another school may use the name.
+    elsewhere = api.client.post(
+        "/api/v1/clubs",
+        json={"name": second, "organization_id": town.other_school.id, "description": ""},
+        headers=api.h(town.outsider),
+    )
+    assert elsewhere.status_code == 201, elsewhere.text
 
 
 @pytest.mark.parametrize(

@@ -52,13 +52,14 @@ def test_an_admin_creates_a_contest_with_its_rubric_through_the_form(
     page = client.get("/contests")
     assert page.status_code == 200
     assert 'action="/contests"' in page.text
+    year = datetime.now(UTC).year + 1  # a contest cannot be created already closed
     data = {
         "csrf_token": csrf_from(page.text),
         "title": "Sáng kiến chuyển đổi số",
         "kind": "idea",
         "rules": "Bài viết tối đa 2 trang.",
-        "opens_at": "2026-12-01T07:30",
-        "closes_at": "2026-12-20T17:00",
+        "opens_at": f"{year}-12-01T07:30",
+        "closes_at": f"{year}-12-20T17:00",
         "levels": ["lower_secondary", "primary"],
         "organization_id": str(world.commune.id),
         "entry_mode": "team",
@@ -83,13 +84,13 @@ def test_an_admin_creates_a_contest_with_its_rubric_through_the_form(
         (3, 5, "Giải Khuyến khích"),
     ]
     # Typed in Vietnam time (UTC+7), stored in UTC.
-    assert contest.opens_at == datetime(2026, 12, 1, 0, 30, tzinfo=UTC)
-    assert contest.closes_at == datetime(2026, 12, 20, 10, 0, tzinfo=UTC)
+    assert contest.opens_at == datetime(year, 12, 1, 0, 30, tzinfo=UTC)
+    assert contest.closes_at == datetime(year, 12, 20, 10, 0, tzinfo=UTC)
     assert (contest.entry_mode, contest.judges_skip_own_school) == ("team", True)
     assert sorted(contest.levels) == ["lower_secondary", "primary"]
     shown = client.get(f"/contests/{contest.id}").text
     assert "Tính mới" in shown
-    assert "20/12/2026 17:00" in shown  # the deadline in local time
+    assert f"20/12/{year} 17:00" in shown  # the deadline in local time
 
 
 def test_a_bad_contest_form_is_shown_again_with_the_error_and_nothing_saved(

@@ -70,6 +70,12 @@ def _clean(value: str | None, *, field: str, max_len: int, required: bool) -> st
     return text
 
 
+def _name_key(name: str) -> str:
+    """What two club names of one organisation may not share: the name with letter case
+    folded (Vietnamese capitals too) and Unicode composition normalised."""
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", name).casefold())
+
+
 def clean_title(value: str | None) -> str:
     return _clean(
         " ".join((value or "").split()), field=_("Title"), max_len=MAX_TITLE, required=True
@@ -184,12 +190,11 @@ def create_club(
         description, field=_("Description"), max_len=MAX_DESCRIPTION, required=False
     )
     club_kind = clean_kind(kind)
-    taken = session.scalar(
-        select(Club.id).where(
-            Club.organization_id == organization.id, func.lower(Club.name) == name.lower()
-        )
-    )
-    if taken is not None:
+    # Compared in Python: SQLite's lower() (and PostgreSQL's under the C locale) folds only
+    # ASCII, so "CLB TIN HỌC" and "CLB Tin học" would differ in SQL. A school has few clubs.
+    key = _name_key(name)
+    existing = session.scalars(select(Club.name).where(Club.organization_id == organization.id))
+    if any(_name_key(other) == key for other in existing):
         raise Conflict(_("A club named '{name}' already exists here.").format(name=name))
     club = Club(
         name=name,

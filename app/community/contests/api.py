@@ -103,6 +103,7 @@ def contest_out(session: Session, user: User, contest: Contest) -> ContestOut:
     can_enter = (
         state == "open"
         and mine is None
+        and not organizer  # create_entry refuses organisers (admins included): 409
         and not judge
         and service.eligibility_problem(session, contest, user) is None
     )

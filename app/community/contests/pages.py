@@ -314,7 +314,10 @@ def _render_contest(
         "is_judge": judge,
         "my_entry": mine,
         "eligibility_problem": problem,
-        "can_enter": state == "open" and mine is None and not judge and problem is None,
+        # create_entry refuses organisers (admins included) and judges: no form for them.
+        "can_enter": (
+            state == "open" and mine is None and not organizer and not judge and problem is None
+        ),
         "judges": service.list_judges(session, contest.id) if organizer or judge else [],
         "entries": entries,
         "judged": service.judged_counts(session, user, contest.id) if organizer else {},

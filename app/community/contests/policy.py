@@ -3,7 +3,12 @@
 - organise a contest: administrators (any organisation) and school managers (a contest of
   their own school); the organiser is the contest's creator, and every administrator;
 - enter: anyone of the contest's organisation subtree whose school level is one of the
-  contest's levels (no levels: every level), between opens_at and closes_at;
+  contest's levels (no levels: every level), between opens_at and closes_at, except the
+  contest's organisers and judges (neither as the one who submits nor as a team member).
+  "Organisers" is ``is_organizer``: the creator and every administrator. An administrator who
+  did not create the contest is barred too, on purpose: administrators see every entry and the
+  judged counts and may publish the results of any contest, which is what makes entering one's
+  own contest unfair;
 - judge: the panel the organiser names (staff, not students); with ``judges_skip_own_school``
   a judge never scores an entry of their own school, and nobody scores their own entry;
 - see an entry: its members, the organiser, the panel, the managers of the entry's school, and

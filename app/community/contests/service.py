@@ -9,6 +9,9 @@ Rules worth knowing (the API and the pages follow them):
 
 - entries are made and edited, and files added or removed, only between ``opens_at`` and
   ``closes_at`` (403 otherwise); one entry per person per contest (a team member counts);
+  the contest's organisers (its creator and every administrator, ``policy.is_organizer``) and
+  its judges are in no entry (409);
+- a contest is created with its closing time in the future (422 otherwise);
 - judging starts when the contest closes (scores are given to finished entries) and stops when
   the results are published (409 either side); a judge re-scoring replaces their own review;
 - nobody sees another judge's scores before the results: a judge reads only their own review,
@@ -207,9 +210,13 @@ def create_contest(
     entry_mode: str = EntryMode.individual.value,
     judges_skip_own_school: bool = False,
     prizes: Sequence[PrizeSpec] = (),
+    now: datetime | None = None,
 ) -> Contest:
     """A new contest with its rubric and prizes. ``organization_id`` defaults to the actor's
-    organisation: its subtree may enter."""
+    organisation: its subtree may enter. The closing time must be in the future (a contest
+    born closed could never take an entry); an opening time in the past is fine (the contest
+    is open at once)."""
+    now = now or utcnow()
     org_id = organization_id if organization_id is not None else actor.organization_id
     policy.require_contest_creator(actor, org_id)
     if session.get(Organization, org_id) is None:
@@ -228,6 +235,12 @@ def create_contest(
         raise InvalidInput(_("Dates need a time zone."))
     if closes_at <= opens_at:
         raise InvalidInput(_("The closing time must be after the opening time."))
+    if closes_at <= now:
+        raise InvalidInput(
+            _("The closing time ({deadline}) has already passed: choose a later one.").format(
+                deadline=format_datetime(closes_at)
+            )
+        )
     contest = Contest(
         title=title,
         kind=kind,
@@ -425,7 +438,7 @@ def _team(
     session: Session, contest: Contest, lead: User, member_ids: Sequence[int], entry_id: int | None
 ) -> list[User]:
     """The team members besides the lead, checked: they exist, may enter, are in no other
-    entry of the contest and are not on the panel."""
+    entry of the contest, are not on the panel and do not organise the contest."""
     ids = [i for i in dict.fromkeys(member_ids) if i != lead.id]
     if contest.entry_mode == EntryMode.individual and ids:
         raise InvalidInput(_("This contest takes individual entries: no team members."))
@@ -450,6 +463,12 @@ def _team(
                     name=user.full_name
                 )
             )
+        if is_organizer(user, contest):
+            raise Conflict(
+                _("{name} organises this contest and cannot be in an entry.").format(
+                    name=user.full_name
+                )
+            )
         members.append(user)
     return members
 
@@ -470,6 +489,8 @@ def create_entry(
     problem = eligibility_problem(session, contest, actor)
     if problem is not None:
         raise PermissionDenied(problem)
+    if is_organizer(actor, contest):
+        raise Conflict(_("You organise this contest and cannot enter it."))
     if is_judge(session, contest.id, actor.id):
         raise Conflict(_("You are a judge of this contest and cannot enter it."))
     if _member_entry_id(session, contest.id, actor.id) is not None:
