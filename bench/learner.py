@@ -18,8 +18,11 @@ each request type on its own, the CPU used by the server, by the client and by e
 on the machine in each phase (the client shares the machine: with httpx it needs about a core
 for the ping phase, so the ping figures partly measure the client; ``--client raw`` uses a
 minimal HTTP/1.1 client instead; "everything else" is the database server and, on a shared
-machine, other people's work, which the recorded row keeps), one user's latencies alone, and
-SQL statements per request.
+machine, other people's work, which the recorded row keeps), one user alone (each request
+type 400 times in a row: its latency and the server's CPU per request, and the learner / ping
+ratio of that CPU, below which the loaded p95 ratio cannot go much: in a closed loop a
+request's latency is mostly its wait behind the other users' requests), and SQL statements per
+request.
 
 Run: ``.venv/bin/python bench/learner.py [--seconds 15] [--warmup 3] [--client httpx|raw]``
 (``--also-me`` adds a phase of ``GET /api/v1/me``, a baseline that reads the database);
@@ -393,24 +396,44 @@ async def run_phase(
     return phase
 
 
+@dataclass
+class Alone:
+    """One user alone (no contention), one request type at a time."""
+
+    p50_ms: dict[str, float]  # latency, client time included
+    server_ms: dict[str, float]  # server CPU per request
+
+    def cpu_ratio(self) -> float:
+        """Server CPU of a learner request (course page and progress post, 1:1) over a ping's.
+        In a closed loop latency is mostly queueing behind the other users' requests, so the
+        loaded p95 ratio cannot be much below this, whatever the tail."""
+        return (self.server_ms["course"] + self.server_ms["progress"]) / 2 / self.server_ms["ping"]
+
+
 async def sequential(
-    base: str, token: str, course: Course, *, client: str, n: int
-) -> dict[str, float]:
-    """p50 of one user alone (no contention), client time included."""
+    base: str, token: str, course: Course, *, client: str, n: int, server_pid: int
+) -> Alone:
+    """Each request type ``n`` times in a row (after 5 to warm up) by one user."""
     learner = Learner(CLIENTS[client](base, token), course, seed=10_000)
     steps = {"ping": learner.ping, "course": learner.course_page, "progress": learner.progress}
-    times: dict[str, list[float]] = {kind: [] for kind in steps}
+    alone = Alone({}, {})
     try:
-        for i in range(n + 5):
-            for kind, call in steps.items():
+        for kind, call in steps.items():
+            times = []
+            for i in range(n + 5):
+                if i == 5:
+                    cpu = proc_cpu(server_pid)
                 ms, error = await timed_call(kind, call)
                 if error:
                     raise RuntimeError(error)
                 if i >= 5:
-                    times[kind].append(ms)
+                    times.append(ms)
+            # /proc counts CPU in clock ticks (10 ms): n requests make it fine enough.
+            alone.server_ms[kind] = (proc_cpu(server_pid) - cpu) * 1000 / n
+            alone.p50_ms[kind] = percentile(times, 50)
     finally:
         await learner.client.aclose()
-    return {kind: percentile(values, 50) for kind, values in times.items()}
+    return alone
 
 
 def sql_counts(env: dict[str, str], token: str, course: Course) -> dict[str, int]:
@@ -544,7 +567,11 @@ def main() -> None:
                 )
                 for name in ("ping", *(("me",) if args.also_me else ()), "learner")
             }
-            alone = asyncio.run(sequential(base, tokens[-1], course, client=args.client, n=50))
+            alone = asyncio.run(
+                sequential(
+                    base, tokens[-1], course, client=args.client, n=400, server_pid=server.pid
+                )
+            )
         finally:
             server.send_signal(signal.SIGINT)
             server.wait(timeout=20)
@@ -578,8 +605,11 @@ def main() -> None:
         )
     print(
         "one user alone, p50: "
-        + ", ".join(f"{k} {v:.1f} ms" for k, v in alone.items())
-        + f"; total run {time.perf_counter() - started:.0f} s"
+        + ", ".join(f"{k} {v:.1f} ms" for k, v in alone.p50_ms.items())
+        + "; server CPU per request: "
+        + ", ".join(f"{k} {v:.2f} ms" for k, v in alone.server_ms.items())
+        + f" (learner / ping {alone.cpu_ratio():.2f}); total run "
+        + f"{time.perf_counter() - started:.0f} s"
     )
     print(
         f"p95 learner / ping = {p95_ratio:.2f} (goal ≤ {P95_GOAL:g}): {p95_verdict}; "
