@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.accounts import auth
 from app.accounts.deps import ApiClaims, ApiUser
-from app.accounts.models import Organization, SchoolLevel, User
+from app.accounts.models import Organization, OrgKind, SchoolLevel, User
 from app.accounts.schemas import LineErrorOut
 from app.core.db import SessionDep, begin_autocommit_read, begin_write, utcnow
 from app.core.errors import InvalidInput, NotFound, PayloadTooLarge
@@ -570,8 +570,18 @@ def my_certificates(
 
 
 def public_certificate(session: Session, certificate: Certificate) -> CertificatePublic:
-    school = certificate.user.organization
-    commune: Organization | None = school.parent
+    """The certificate as anyone checking it sees it. The school and the commune are the
+    learner's organisation and the commune above it; a learner on the commune's own staff has
+    no school (and the commune's parent, the province, is not its commune)."""
+    organization = certificate.user.organization
+    school: Organization | None = None
+    commune: Organization | None = None
+    if organization.kind == OrgKind.school:
+        school = organization
+        parent = organization.parent
+        commune = parent if parent is not None and parent.kind == OrgKind.commune else None
+    elif organization.kind == OrgKind.commune:
+        commune = organization
     return CertificatePublic(
         code=certificate.code,
         valid=certificate.revoked_at is None,
@@ -579,8 +589,8 @@ def public_certificate(session: Session, certificate: Certificate) -> Certificat
         revoked_at=certificate.revoked_at,
         learner=certificate.user.full_name,
         course_title=certificate.course.title,
-        school=school.name,
-        commune=commune.name if commune else None,
+        school=school.name if school is not None else None,
+        commune=commune.name if commune is not None else None,
         issued_at=certificate.issued_at,
     )
 

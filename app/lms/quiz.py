@@ -280,6 +280,11 @@ def start_attempt(session: Session, actor: User, lesson_id: int) -> AttemptView:
         with session.begin_nested():
             session.add(attempt)
     except IntegrityError:
+        # A double tap started the same attempt a moment ago (PostgreSQL: its insert has
+        # committed by the time ours fails): resume that one, as a later tap would.
+        for other in attempts_of(session, actor, lesson.id):
+            if other.submitted_at is None:
+                return _view(session, other)
         raise Conflict(_("Another attempt was started at the same moment.")) from None
     return _view(session, attempt)
 

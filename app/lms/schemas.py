@@ -304,7 +304,7 @@ class CertificatePublic(BaseModel):
     revoked_at: datetime | None
     learner: str
     course_title: str
-    school: str
+    school: str | None  # None for a learner on a commune's (or the province's) own staff
     commune: str | None
     issued_at: datetime
 

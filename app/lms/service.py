@@ -710,14 +710,19 @@ def _mine(actor: User) -> ColumnElement[bool]:
 def my_enrollments(
     session: Session, actor: User, *, limit: int | None = None, offset: int = 0
 ) -> list[MyEnrollment]:
-    """The actor's enrolments (not withdrawn): unfinished first, by due date, then title;
-    a page of them with ``limit`` (all without)."""
+    """The actor's enrolments (not withdrawn): unfinished first, by due date (those without
+    one after those with one, on every database), then title; a page of them with ``limit``
+    (all without)."""
     query = (
         select(Enrollment, Course)
         .join(Course, Course.id == Enrollment.course_id)
         .where(_mine(actor))
         .order_by(
-            Enrollment.completed_at.is_not(None), Enrollment.due_at, Course.title, Enrollment.id
+            Enrollment.completed_at.is_not(None),
+            Enrollment.due_at.is_(None),
+            Enrollment.due_at,
+            Course.title,
+            Enrollment.id,
         )
     )
     if limit is not None:

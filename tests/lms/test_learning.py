@@ -15,8 +15,16 @@ from app.accounts.audit import AuditEntry
 from app.core.config import Settings
 from app.core.db import utcnow
 from app.lms import progress, quiz, service
-from app.lms.models import Attempt, Certificate, LessonProgress, ProgressEvent
+from app.lms.models import (
+    Attempt,
+    Certificate,
+    Enrollment,
+    LessonProgress,
+    ProgressEvent,
+    Question,
+)
 from tests.accounts.test_auth_api import token_for
+from tests.factories import make_user
 from tests.lms.helpers import World, build_world
 
 H = dict[str, str]
@@ -518,3 +526,88 @@ def test_my_enrollments_and_certificates_are_paged(
     assert page["total"] == 2
     assert len(page["items"]) == 1
     assert client.get("/api/v1/me/certificates?offset=-1", headers=t).status_code == 422
+
+
+def test_my_learning_lists_dated_courses_before_undated_ones_on_every_database(
+    client: TestClient, db: Session, world: World, t: H
+) -> None:
+    courses = {}
+    for title in ("A không hạn", "B có hạn", "C không hạn"):
+        course = service.create_course(db, world.author, title=title)
+        module = service.add_module(db, world.author, course.id, title="Học phần 1")
+        service.add_lesson(
+            db, world.author, module.id, title="Video", kind="content", content_id=world.item.id
+        )
+        service.publish_course(db, world.author, course.id)
+        assert client.post(f"/api/v1/courses/{course.id}/enroll", headers=t).status_code == 200
+        courses[title] = course
+    for enrollment in db.scalars(select(Enrollment).where(Enrollment.user_id == world.teacher.id)):
+        enrollment.due_at = None
+        if enrollment.course_id == courses["B có hạn"].id:
+            enrollment.due_at = utcnow() + timedelta(days=3)
+    db.flush()
+    items = client.get("/api/v1/me/enrollments", headers=t).json()["items"]
+    assert [i["title"] for i in items][:1] == ["B có hạn"]  # the one with a deadline first
+    assert [i["title"] for i in items].index("C không hạn") > [i["title"] for i in items].index(
+        "A không hạn"
+    )
+
+
+@pytest.mark.parametrize(
+    ("where", "school", "commune"),
+    [
+        ("school", "Trường Tiểu học Tân Cương", "commune"),
+        ("commune", None, "commune"),  # commune staff: no school, and the commune is its own
+    ],
+)
+def test_a_certificate_names_the_school_and_the_commune_it_belongs_to(
+    client: TestClient,
+    db: Session,
+    settings: Settings,
+    world: World,
+    where: str,
+    school: str | None,
+    commune: str,
+) -> None:
+    organization = world.school if where == "school" else world.admin.organization
+    learner = make_user(db, settings, role="teacher", organization=organization)
+    code = progress.new_certificate_code()
+    db.add(Certificate(code=code, user_id=learner.id, course_id=world.course.id))
+    db.flush()
+    commune_name = world.admin.organization.name  # the admin works at the commune
+    public = client.get(f"/api/v1/certificates/{code}").json()
+    assert (public["school"], public["commune"]) == (school, commune_name)
+    page = client.get(f"/verify/{code}")
+    assert page.status_code == 200
+    assert commune_name in page.text
+    assert ("Trường Tiểu học Tân Cương" in page.text) is (school is not None)
+
+
+def test_a_double_tap_on_start_resumes_the_attempt_it_started(
+    db: Session, world: World, t: H, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two starts at the same moment: both see no attempt, the other tap's insert lands
+    first, ours meets the unique (user, lesson, number) — as on PostgreSQL — and resumes the
+    other's attempt instead of answering 409."""
+    real = quiz.questions_of
+
+    def other_tap_first(session: Session, lesson_id: int) -> list[Question]:
+        monkeypatch.setattr(quiz, "questions_of", real)  # once
+        session.add(
+            Attempt(
+                user_id=world.teacher.id,
+                lesson_id=lesson_id,
+                number=1,
+                started_at=utcnow(),
+                layout={"questions": [], "choices": {}},
+                answers={},
+            )
+        )
+        session.flush()
+        return real(session, lesson_id)
+
+    monkeypatch.setattr(quiz, "questions_of", other_tap_first)
+    view = quiz.start_attempt(db, world.teacher, world.quiz.id)
+    attempts = db.scalars(select(Attempt).where(Attempt.user_id == world.teacher.id)).all()
+    assert len(attempts) == 1
+    assert view.attempt.id == attempts[0].id
