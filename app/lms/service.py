@@ -567,8 +567,12 @@ def enroll_self(session: Session, actor: User, course_id: int) -> tuple[Enrollme
     # Not get_course_for: a draft, archived or closed course answers 409 (not open), as agreed.
     course = get_course(session, course_id)
     existing = get_enrollment(session, actor.id, course.id)
-    if existing is None or existing.status == EnrollmentStatus.withdrawn:
+    if existing is None:
         _check_open(course)
+    elif existing.status == EnrollmentStatus.withdrawn and course.status != CourseStatus.published:
+        # Coming back resumes the learner's own history: the enrolment window keeps new
+        # learners out, not one who withdrew (by mistake, say) from a course still running.
+        raise Conflict(_("This course is not open for enrolment."))
     created = _enroll(
         session,
         actor.id,

@@ -201,6 +201,25 @@ def test_withdrawal_keeps_history_and_reenrolment_resumes(client: TestClient, wo
     assert (progress["percent"], progress["position_seconds"]) == (40, 61.5)
 
 
+def test_a_learner_who_withdrew_may_come_back_after_enrolment_closed(
+    client: TestClient, db: Session, world: World
+) -> None:
+    t = h(client, world.teacher)
+    enroll = f"/api/v1/courses/{world.course.id}/enroll"
+    assert client.post(enroll, headers=t).status_code == 200
+    assert client.post(f"/api/v1/courses/{world.course.id}/withdraw", headers=t).is_success
+    world.course.enroll_closes_at = utcnow() - timedelta(days=1)
+    db.flush()
+    assert client.post(enroll, headers=h(client, world.student)).status_code == 409  # new: no
+    back = client.post(enroll, headers=t)
+    assert back.status_code == 200
+    assert back.json()["enrolled"] is True
+    # Not into an archived course, though.
+    assert client.post(f"/api/v1/courses/{world.course.id}/withdraw", headers=t).is_success
+    service.archive_course(db, world.author, world.course.id)
+    assert client.post(enroll, headers=t).status_code == 409
+
+
 def test_assignment_by_list_and_by_organisation(
     client: TestClient, db: Session, world: World
 ) -> None:
