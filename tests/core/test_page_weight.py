@@ -25,6 +25,7 @@ from app.core.assets import IMMUTABLE, STATIC_ROOT
 from app.core.config import PROJECT_ROOT, Settings
 from app.lms.models import Certificate, Course, Lesson, Module
 from tests.conftest import csrf_from
+from tests.support.demo import load_demo
 
 KB = 1024
 LEARNER_BUDGET = 100 * KB
@@ -110,26 +111,6 @@ def weigh(client: TestClient, page: str) -> Weight:
     return weight
 
 
-def load_demo(db: Session, settings: Settings, client: TestClient) -> None:
-    """What ``hocso demo`` loads, in the test's transaction."""
-    from app.accounts.demo import load_demo as load_accounts
-    from app.community.clubs.demo import load_demo as load_clubs
-    from app.community.events.demo import load_demo as load_events
-    from app.lcms.demo import load_demo as load_content
-    from app.lms.demo import load_demo as load_course
-    from app.reports.demo import load_demo as load_reports
-
-    load_accounts(db, settings)
-    author = db.scalars(select(User).where(User.email == "tacgia@tancuong.edu.vn")).one()
-    admin = db.scalars(select(User).where(User.email == "admin@tancuong.edu.vn")).one()
-    load_content(db, client.app.state.blob_store, author)  # type: ignore[attr-defined]
-    load_course(db, author, admin, admin.organization)
-    load_clubs(db)
-    load_events(db, admin, timezone=settings.timezone)
-    load_reports(db, settings)
-    db.flush()
-
-
 def sign_in(client: TestClient, page_login: Login, email: str) -> None:
     client.cookies.clear()
     page_login(email, DEMO_PASSWORD)
@@ -137,7 +118,7 @@ def sign_in(client: TestClient, page_login: Login, email: str) -> None:
 
 @pytest.fixture
 def demo(client: TestClient, db: Session, settings: Settings) -> Session:
-    load_demo(db, settings, client)
+    load_demo(db, settings, client.app.state.blob_store)  # type: ignore[attr-defined]
     return db
 
 

@@ -41,6 +41,7 @@ from starlette.routing import Route
 from app.accounts.demo import DEMO_PASSWORD
 from app.accounts.models import User
 from app.core.config import Settings
+from tests.support.demo import load_demo
 
 Login = Callable[[str, str], TestClient]
 
@@ -230,26 +231,6 @@ def crawl(client: TestClient, role: str, start: str = "/") -> Crawl:
     return result
 
 
-def load_demo(db: Session, settings: Settings, client: TestClient) -> None:
-    """What ``hocso demo`` loads (app/cli.py), in the test's transaction."""
-    from app.accounts.demo import load_demo as load_accounts
-    from app.community.clubs.demo import load_demo as load_clubs
-    from app.community.events.demo import load_demo as load_events
-    from app.lcms.demo import load_demo as load_content
-    from app.lms.demo import load_demo as load_course
-    from app.reports.demo import load_demo as load_reports
-
-    assert load_accounts(db, settings) > 0
-    author = db.scalars(select(User).where(User.email == "tacgia@tancuong.edu.vn")).one()
-    admin = db.scalars(select(User).where(User.email == "admin@tancuong.edu.vn")).one()
-    load_content(db, client.app.state.blob_store, author)  # type: ignore[attr-defined]
-    load_course(db, author, admin, admin.organization)
-    load_clubs(db)
-    load_events(db, admin, timezone=settings.timezone)
-    load_reports(db, settings)
-    db.flush()
-
-
 @pytest.mark.parametrize("role", list(ACCOUNTS))
 def test_crawl_as_each_role(
     role: str,
@@ -260,7 +241,7 @@ def test_crawl_as_each_role(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     started = time.perf_counter()
-    load_demo(db, settings, client)
+    load_demo(db, settings, client.app.state.blob_store)  # type: ignore[attr-defined]
     email = ACCOUNTS[role]
     user = db.scalars(select(User).where(User.email == email)).one()
     assert user.role == role, f"{email} is a {user.role}, not a {role}"
