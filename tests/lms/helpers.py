@@ -6,6 +6,7 @@ import hashlib
 import os
 from dataclasses import dataclass
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.accounts.models import Organization, User
@@ -14,7 +15,7 @@ from app.core.storage import BlobStore, new_temp_file
 from app.lcms import service as lcms
 from app.lcms.models import ContentItem, ContentVersion
 from app.lms import service
-from app.lms.models import Course, Lesson
+from app.lms.models import Course, Lesson, LessonProgress
 from tests.factories import make_org, make_user
 from tests.lcms import samples
 
@@ -176,4 +177,13 @@ def build_world(
         doc=doc,
         quiz=quiz_lesson,
         item=item,
+    )
+
+
+def lesson_status(db: Session, user: User, lesson: Lesson) -> str | None:
+    """The learner's status on the lesson as stored (None: no progress row)."""
+    return db.scalar(
+        select(LessonProgress.status).where(
+            LessonProgress.user_id == user.id, LessonProgress.lesson_id == lesson.id
+        )
     )
